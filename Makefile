@@ -1,0 +1,110 @@
+# One entry point per thing a person does. `make up` runs the product locally,
+# `make test` runs every test (it is exactly what .ci/run runs). Both set up what
+# they need first, from pinned files, into this folder only.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+# A second, TensorFlow-only environment at the SageMaker *inference* container's
+# version, to prove the artifact loads there (see tests/model).
+VENV_TF_SERVING := .venv-tf220
+CDK := npx --no-install cdk
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export SKINLESION_TF_SERVING_PYTHON := $(CURDIR)/$(VENV_TF_SERVING)/bin/python
+
+.PHONY: help setup up test check lint typecheck pytest web-test web-build synth cfn-lint \
+        deploy destroy browser train-default evaluate-default bench clean
+
+help:
+	@echo "make up      - set up, then run the whole product locally (the local stack)"
+	@echo "make test    - set up, then run every test (what CI runs)"
+	@echo "make synth   - cdk synth offline into cdk.out/"
+	@echo "make deploy  - cdk deploy (needs AWS credentials)  |  make destroy - cdk destroy"
+	@echo "make train-default - retrain the shipped default model from ../shared/data/isic-dev"
+	@echo "make bench   - run the benchmark scripts in bench/"
+
+# ---------------------------------------------------------------- set-up
+$(VENV)/.stamp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e ".[cdk,lambda,model,local,dev]"
+	touch $@
+
+$(VENV_TF_SERVING)/.stamp:
+	$(PYTHON) -m venv $(VENV_TF_SERVING)
+	$(VENV_TF_SERVING)/bin/pip install -q "tensorflow-cpu==2.20.0"
+	touch $@
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web/node_modules/.stamp: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium for the browser tests (a test tool's own browser download fails offline).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "WARNING: could not install chromium; browser tests will be skipped"; }
+
+setup: $(VENV)/.stamp node_modules/.stamp web/node_modules/.stamp
+
+# ---------------------------------------------------------------- run
+web-build: web/node_modules/.stamp
+	cd web && npm run build
+
+up: setup web-build
+	$(BIN)/skinlesion up
+
+# ---------------------------------------------------------------- test
+test: setup $(VENV_TF_SERVING)/.stamp browser
+	$(MAKE) web-test
+	$(MAKE) check
+	$(MAKE) pytest
+
+web-test: web/node_modules/.stamp
+	cd web && npm test
+
+check: lint typecheck
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy stacks lambda_src
+
+pytest:
+	$(BIN)/pytest
+
+# ---------------------------------------------------------------- cdk
+synth: setup
+	$(CDK) synth -q
+
+cfn-lint: synth
+	$(BIN)/cfn-lint -t cdk.out/*.template.json --ignore-checks W3005
+
+deploy: setup web-build
+	$(CDK) deploy
+
+destroy: setup
+	$(CDK) destroy
+
+# ---------------------------------------------------------------- model
+train-default: setup
+	$(BIN)/skinlesion train --default
+
+bench: setup
+	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf cdk.out .local web/dist .pytest_cache
