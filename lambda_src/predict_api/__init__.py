@@ -1,1 +1,1 @@
-"""The predict API Lambda: validates an uploaded image, calls the SageMaker endpoint, answers per DESIGN.md."""
+"""The predict API Lambda: validates an image, calls the SageMaker endpoint, answers per DESIGN.md."""

@@ -29,6 +29,13 @@ API_GATEWAY_BODY_LIMIT_BYTES = 10 * 1024 * 1024  # API Gateway REST payload (10 
 MAX_IMAGE_BYTES = 4_400_000
 ENDPOINT_BODY_LIMIT_BYTES = 6 * 1024 * 1024  # SageMaker InvokeEndpoint body
 
+# --- Image bounds the Lambda enforces before paying for inference.
+MIN_IMAGE_SIDE_PX = 32  # below this a lesion cannot be classified (the model sees 224 px)
+MAX_IMAGE_PIXELS = 50_000_000  # 50 MP: phone cameras stay below; Pillow's bomb guard uses it too
+# Larger images are downscaled (longest side) and re-encoded as JPEG before the endpoint call.
+ENDPOINT_MAX_SIDE_PX = 1024
+ENDPOINT_JPEG_QUALITY = 90
+
 # --- Timeouts (seconds). Each layer gives up before the one in front of it.
 API_INTEGRATION_TIMEOUT_S = 29  # API Gateway REST default integration timeout
 LAMBDA_TIMEOUT_S = 25  # < API_INTEGRATION_TIMEOUT_S
@@ -42,6 +49,11 @@ ROUTE_MODEL = "/model"
 ROUTE_HEALTH = "/health"
 ROUTE_OPENAPI = "/openapi.json"
 PUBLIC_ROUTES = (ROUTE_HEALTH, ROUTE_OPENAPI)  # no token needed (and OPTIONS everywhere)
+REQUEST_ID_HEADER = "X-Request-Id"  # the correlation id, on every response of the Lambda
+
+# --- Observability defaults when POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE are unset.
+DEFAULT_SERVICE_NAME = "predict-api"
+DEFAULT_METRICS_NAMESPACE = "SkinLesion"
 
 # --- Auth: the API takes the Cognito *ID* token (the REST API's Cognito authorizer
 # without OAuth scopes validates ID tokens: signature, issuer, expiry, audience = client id).
@@ -52,10 +64,12 @@ ERROR_CODES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
+    404: "not_found",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "image_rejected",
     429: "throttled",
+    500: "internal_error",  # a bug, never bad input; the body carries no details
     503: "model_unavailable",
     504: "model_timeout",
 }

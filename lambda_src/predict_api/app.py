@@ -1,0 +1,167 @@
+"""The predict API Lambda (handler `predict_api.app.handler`): routes, error mapping, observability.
+
+Routes stay thin: validation lives in payload.py / images.py, the endpoint call in
+endpoint.py, the model's metadata in metadata.py, the answer shapes in
+responses.py. Every failure ends in one of the exception handlers below, so a
+client always gets `{"error": {"code", "message"}, "requestId"}`; bad input never
+yields a 5xx. Logs carry the request id and never the body, image bytes or tokens.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from predict_api import contract, endpoint, metadata, openapi, payload, responses
+from predict_api.errors import ApiError
+from predict_api.images import PreparedImage, prepare_image
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or contract.DEFAULT_SERVICE_NAME
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or contract.DEFAULT_METRICS_NAMESPACE
+ALLOWED_ORIGIN = os.environ.get(contract.ENV_ALLOWED_ORIGIN, "").strip()
+
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+# Without ALLOWED_ORIGIN no browser origin is allowed (fail closed); the stacks always set it.
+_cors = (
+    CORSConfig(
+        allow_origin=ALLOWED_ORIGIN,
+        expose_headers=[contract.REQUEST_ID_HEADER, "Retry-After"],
+        max_age=600,
+    )
+    if ALLOWED_ORIGIN
+    else None
+)
+app = APIGatewayRestResolver(cors=_cors)
+
+
+def request_id() -> str:
+    """API Gateway's request id (what its access logs show), else the Lambda invocation's id."""
+    from_gateway = app.current_event.request_context.request_id
+    return from_gateway or app.lambda_context.aws_request_id
+
+
+@app.post(contract.ROUTE_PREDICT)
+def predict() -> dict[str, Any]:
+    event = app.current_event
+    data = payload.image_bytes(
+        content_type=event.get_header_value("content-type"),
+        body=event.body,
+        is_base64_encoded=bool(event.is_base64_encoded),
+    )
+    image = prepare_image(data)
+    model = metadata.load()
+    scores = _classify(image)
+    answer = responses.prediction(scores, model, request_id())
+    _record_prediction(image, answer)
+    return answer
+
+
+@app.get(contract.ROUTE_MODEL)
+def model_info() -> dict[str, Any]:
+    return responses.model_info(metadata.load(), request_id())
+
+
+@app.get(contract.ROUTE_HEALTH)
+def health() -> dict[str, Any]:
+    # Liveness only: probing the endpoint here would bill inference for every health check.
+    return {"status": "ok", "requestId": request_id()}
+
+
+@app.get(contract.ROUTE_OPENAPI)
+def openapi_document() -> dict[str, Any]:
+    return openapi.document()
+
+
+@tracer.capture_method(capture_response=False)
+def _classify(image: PreparedImage) -> endpoint.Scores:
+    started = time.perf_counter()
+    try:
+        return endpoint.classify(image.body)
+    finally:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        metrics.add_metric(name="EndpointLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+
+
+def _record_prediction(image: PreparedImage, answer: dict[str, Any]) -> None:
+    metrics.add_metric(name="ImageBytes", unit=MetricUnit.Bytes, value=image.received_bytes)
+    metrics.add_metric(name="EndpointBytes", unit=MetricUnit.Bytes, value=len(image.body))
+    _count("Predictions", dimension=("label", answer["label"]))
+    logger.info(
+        "prediction",
+        extra={
+            "label": answer["label"],
+            "p_malignant": answer["probabilities"]["malignant"],
+            "threshold": answer["threshold"],
+            "model_version": answer["model"]["version"],
+            "image": {
+                "format": image.source_format,
+                "width": image.width,
+                "height": image.height,
+                "bytes": image.received_bytes,
+                "reencoded": image.reencoded,
+            },
+        },
+    )
+
+
+def _count(name: str, *, dimension: tuple[str, str]) -> None:
+    # A metric of its own so its dimension does not split the request's other metrics.
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=NAMESPACE,
+        default_dimensions={"service": SERVICE},
+    ) as metric:
+        metric.add_dimension(name=dimension[0], value=dimension[1])
+
+
+@app.exception_handler(ApiError)
+def _api_error(exc: ApiError) -> Response:
+    logger.warning("request refused", extra={"status": exc.status, "code": exc.code, "reason": exc.message})
+    _count("Errors", dimension=("code", exc.code))
+    return responses.api_error(exc, request_id())
+
+
+@app.exception_handler(Exception)
+def _unexpected_error(exc: Exception) -> Response:
+    # A bug, not bad input: the traceback goes to the log, nothing of it to the client.
+    logger.exception("unexpected error")
+    code = contract.ERROR_CODES[500]
+    _count("Errors", dimension=("code", code))
+    message = "An internal error occurred; quote the requestId when reporting it."
+    return responses.error(500, code, message, request_id())
+
+
+@app.not_found
+def _not_found(exc: NotFoundError) -> Response:
+    event = app.current_event
+    message = f"No route {event.http_method} {event.path[:100]}; see {contract.ROUTE_OPENAPI}."
+    return responses.error(404, contract.ERROR_CODES[404], message, request_id())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The Lambda entry point: resolve the route, then stamp the correlation id on the response."""
+    started = time.perf_counter()
+    response = app.resolve(event, context)
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name="Latency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+    )
+    request_context = event.get("requestContext") or {}
+    correlation_id = request_context.get("requestId") or context.aws_request_id
+    response.setdefault("multiValueHeaders", {})[contract.REQUEST_ID_HEADER] = [correlation_id]
+    return response

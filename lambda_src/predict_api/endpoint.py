@@ -1,0 +1,129 @@
+"""The SageMaker endpoint call: one client, explicit time bounds, failures mapped to API errors.
+
+The client is built once per container (module scope) with the connect/read
+timeouts and the attempt budget of contract.py, so the worst case stays below the
+Lambda's timeout, which stays below API Gateway's. The endpoint name comes from
+ENDPOINT_NAME, read at import so a misconfigured function fails at init with a
+message that says what to set. SAGEMAKER_RUNTIME_ENDPOINT_URL points the client at
+another server speaking the SageMaker runtime API (the local stack, the tests).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from predict_api import contract
+from predict_api.errors import ConfigurationError, ModelTimeout, ModelUnavailable, Throttled
+
+_THROTTLING_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException"}
+_RETRY_AFTER_S = "1"
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The endpoint's answer for one image."""
+
+    p_benign: float
+    p_malignant: float
+
+
+def endpoint_name() -> str:
+    name = os.environ.get(contract.ENV_ENDPOINT_NAME, "").strip()
+    if not name:
+        raise ConfigurationError(
+            f"{contract.ENV_ENDPOINT_NAME} is not set: it must name the SageMaker endpoint to invoke "
+            "(the stack and the local stack set it)."
+        )
+    return name
+
+
+def make_client(
+    endpoint_url: str | None,
+    *,
+    connect_timeout: float = contract.ENDPOINT_CONNECT_TIMEOUT_S,
+    read_timeout: float = contract.ENDPOINT_READ_TIMEOUT_S,
+    max_attempts: int = contract.ENDPOINT_MAX_ATTEMPTS,
+) -> Any:
+    """A sagemaker-runtime client; `max_attempts` counts the first try (standard retry mode)."""
+    config = Config(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"total_max_attempts": max_attempts, "mode": "standard"},
+    )
+    # Outside Lambda (local stack, tests) no region may be set; an override URL needs none.
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region is None and endpoint_url:
+        region = "us-east-1"
+    return boto3.client("sagemaker-runtime", endpoint_url=endpoint_url, region_name=region, config=config)
+
+
+ENDPOINT_NAME = endpoint_name()
+_client = make_client(os.environ.get(contract.ENV_ENDPOINT_URL) or None)
+
+
+def classify(image: bytes) -> Scores:
+    """Invoke the endpoint with the image bytes; raises Throttled, ModelUnavailable or ModelTimeout."""
+    try:
+        response = _client.invoke_endpoint(
+            EndpointName=ENDPOINT_NAME,
+            ContentType=contract.ENDPOINT_CONTENT_TYPE,
+            Accept=contract.JSON_CONTENT_TYPE,
+            Body=image,
+        )
+        payload = response["Body"].read()
+    except ClientError as exc:
+        raise _from_client_error(exc) from exc
+    except ReadTimeoutError as exc:
+        raise ModelTimeout(
+            f"The model did not answer within {contract.ENDPOINT_READ_TIMEOUT_S} s; try again shortly."
+        ) from exc
+    except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError) as exc:
+        raise ModelUnavailable("The model endpoint cannot be reached; try again later.") from exc
+    return parse_scores(payload)
+
+
+def parse_scores(payload: bytes) -> Scores:
+    """`[p_benign, p_malignant]` (or TF Serving's `{"predictions": [[...]]}`) -> Scores."""
+    try:
+        value: Any = json.loads(payload)
+        if isinstance(value, dict):
+            value = value["predictions"][0]
+        p_benign, p_malignant = (float(p) for p in value)
+    except (ValueError, TypeError, KeyError, IndexError):
+        raise ModelUnavailable("The model returned an answer this API cannot read.") from None
+    if not (0.0 <= p_benign <= 1.0 and 0.0 <= p_malignant <= 1.0):
+        raise ModelUnavailable("The model returned probabilities outside [0, 1].")
+    return Scores(p_benign=p_benign, p_malignant=p_malignant)
+
+
+def _from_client_error(exc: ClientError) -> Throttled | ModelUnavailable:
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    message = str(error.get("Message", ""))
+    # ModelNotReadyException also arrives as 429, but it means "not loaded", not "busy".
+    if code in _THROTTLING_CODES or (status == 429 and code != "ModelNotReadyException"):
+        return Throttled(
+            "The model endpoint is busy (throttled); retry in a moment.",
+            headers={"Retry-After": _RETRY_AFTER_S},
+        )
+    if code == "ValidationError" and "not found" in message.lower():
+        return ModelUnavailable("The model endpoint does not exist (yet); it may still be deploying.")
+    if code == "ValidationError" and "inservice" in message.lower().replace(" ", ""):
+        return ModelUnavailable("The model endpoint is not in service yet; try again in a few minutes.")
+    if code == "ModelError":
+        return ModelUnavailable("The model failed to process the image; try again later.")
+    return ModelUnavailable("The model endpoint is unavailable; try again later.")

@@ -1,0 +1,114 @@
+"""The served model's metadata.json: threshold, version, arch, metrics. Read once per container.
+
+MODEL_METADATA_URI names it: `s3://bucket/key/model.tar.gz` (the artifact the
+endpoint serves; the tar is streamed and reading stops at metadata.json),
+`s3://bucket/key/metadata.json`, or a local path to either (the local stack).
+A failed read is not cached, so the next request tries again.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+from urllib.parse import urlparse
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from predict_api import contract
+from predict_api.errors import ModelUnavailable
+
+CLASS_NAMES = ("benign", "malignant")  # the endpoint's output order, fixed by DESIGN.md
+_METADATA_NAME = "metadata.json"
+_TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What the API needs from metadata.json, plus the whole document for GET /model."""
+
+    version: str
+    arch: str
+    threshold: float
+    document: dict[str, Any]
+
+
+class MetadataError(ModelUnavailable):
+    """metadata.json is missing, unreadable or inconsistent with the API's contract."""
+
+
+@functools.cache
+def load() -> ModelMetadata:
+    """The metadata of the served model; cached after the first successful read."""
+    uri = os.environ.get(contract.ENV_MODEL_METADATA_URI, "").strip()
+    if not uri:
+        raise MetadataError(
+            f"The model metadata location is not configured ({contract.ENV_MODEL_METADATA_URI})."
+        )
+    try:
+        with _open(uri) as stream:
+            raw = _metadata_bytes(stream, is_tar=uri.endswith(_TAR_SUFFIXES))
+        document = json.loads(raw)
+    except MetadataError:
+        raise
+    except (OSError, ValueError, tarfile.TarError, BotoCoreError, ClientError) as exc:
+        raise MetadataError(f"The model metadata could not be read ({type(exc).__name__}).") from exc
+    return parse(document)
+
+
+def parse(document: Any) -> ModelMetadata:
+    """Check the fields the API relies on; raises MetadataError naming the bad one."""
+    if not isinstance(document, dict):
+        raise MetadataError("The model metadata is not a JSON object.")
+    names = document.get("class_names")
+    if names is not None and tuple(names) != CLASS_NAMES:
+        raise MetadataError(f"The model's class_names are {names}; this API expects {list(CLASS_NAMES)}.")
+    threshold = document.get("threshold")
+    if not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0 < threshold < 1:
+        raise MetadataError("The model metadata has no valid threshold (a number in (0, 1)).")
+    version = document.get("version")
+    if not isinstance(version, str) or not version:
+        raise MetadataError("The model metadata has no version.")
+    return ModelMetadata(
+        version=version,
+        arch=str(document.get("arch", "unknown")),
+        threshold=float(threshold),
+        document=document,
+    )
+
+
+@contextmanager
+def _open(uri: str) -> Iterator[IO[bytes]]:
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        # The S3 client only on this path: the local stack's file path never pays for one.
+        obj = boto3.client("s3").get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
+        body = obj["Body"]
+        try:
+            yield body
+        finally:
+            body.close()
+        return
+    path = parsed.path if parsed.scheme == "file" else uri
+    with open(path, "rb") as stream:
+        yield stream
+
+
+def _metadata_bytes(stream: IO[bytes], *, is_tar: bool) -> bytes:
+    if not is_tar:
+        return stream.read()
+    # "r|*": a forward-only stream (S3's body cannot seek); stop at metadata.json, usually
+    # long before the SavedModel's weights.
+    with tarfile.open(fileobj=stream, mode="r|*") as archive:
+        for member in archive:
+            if member.isfile() and member.name.removeprefix("./") == _METADATA_NAME:
+                extracted = archive.extractfile(member)
+                if extracted is not None:
+                    return extracted.read()
+    raise MetadataError(f"The model artifact has no top-level {_METADATA_NAME}.")
