@@ -1,0 +1,158 @@
+"""Local sign-in: moto's cognito-idp in server mode, with the pool, client and demo user made.
+
+moto speaks Cognito's JSON API (`X-Amz-Target: AWSCognitoIdentityProviderService.*`), issues
+RS256 ID/access/refresh tokens, serves the JWKS at `<url>/<pool>/.well-known/jwks.json` and
+answers CORS preflights itself, so the web page and the CLI use the same sign-in code as
+against AWS with only the endpoint changed.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import threading
+from dataclasses import dataclass
+
+import boto3
+import requests
+
+from skinlesion.local.httpbase import PortInUse
+
+log = logging.getLogger(__name__)
+
+DEMO_USERNAME = "demo@example.com"
+# A fixed, documented password: the local stack is loopback-only, and a fixed sign-in lets
+# people and scripts reuse it across restarts. It meets Cognito's default password policy.
+DEMO_PASSWORD = "Lesion-Demo-2026!"
+AUTH_FLOWS = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+
+
+@dataclass(frozen=True)
+class UserPool:
+    """What clients and the gateway need to know about the local pool."""
+
+    endpoint: str
+    region: str
+    pool_id: str
+    client_id: str
+    username: str
+    password: str
+
+    @property
+    def issuer(self) -> str:
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.pool_id}"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.endpoint}/{self.pool_id}/.well-known/jwks.json"
+
+
+class CognitoServer:
+    """moto's server (all its services; only cognito-idp is used) on a loopback port."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class _Quiet(WSGIRequestHandler):
+            def log_request(self, *args: object, **kwargs: object) -> None:
+                pass  # one line per request on the console would drown the stack's own output
+
+        try:
+            self._server = make_server(
+                host,
+                port,
+                DomainDispatcherApplication(create_backend_app),
+                threaded=True,
+                request_handler=_Quiet,
+            )
+        except SystemExit as err:  # werkzeug exits on EADDRINUSE instead of raising
+            raise PortInUse("sign-in (Cognito)", host, port) from err
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise PortInUse("sign-in (Cognito)", host, port) from err
+            raise
+        self._thread = threading.Thread(target=self._server.serve_forever, name="cognito", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._server.host}:{self._server.port}"
+
+    def start(self) -> CognitoServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+        self._server.server_close()
+
+
+def create_user_pool(
+    endpoint: str, *, region: str = "us-east-1", username: str = DEMO_USERNAME, password: str = DEMO_PASSWORD
+) -> UserPool:
+    """A pool like the stack's (email sign-in), a secretless app client, a confirmed demo user."""
+    cognito = boto3.client(
+        "cognito-idp",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    pool_id = cognito.create_user_pool(
+        PoolName="skinlesion-local",
+        UsernameAttributes=["email"],
+        AutoVerifiedAttributes=["email"],
+        Policies={
+            "PasswordPolicy": {
+                "MinimumLength": 8,
+                "RequireUppercase": True,
+                "RequireLowercase": True,
+                "RequireNumbers": True,
+                "RequireSymbols": True,
+            }
+        },
+    )["UserPool"]["Id"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName="skinlesion-web",
+        GenerateSecret=False,
+        ExplicitAuthFlows=AUTH_FLOWS,
+        ReadAttributes=["email", "email_verified"],
+    )["UserPoolClient"]["ClientId"]
+    cognito.admin_create_user(
+        UserPoolId=pool_id,
+        Username=username,
+        UserAttributes=[{"Name": "email", "Value": username}, {"Name": "email_verified", "Value": "true"}],
+        MessageAction="SUPPRESS",
+    )
+    cognito.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=password, Permanent=True)
+    return UserPool(endpoint, region, pool_id, client_id, username, password)
+
+
+class SignInFailed(Exception):
+    """Cognito refused the sign-in (the message is Cognito's)."""
+
+
+def sign_in(endpoint: str, client_id: str, username: str, password: str, *, timeout_s: float = 10) -> dict:
+    """USER_PASSWORD_AUTH over Cognito's JSON API, as the web page and CLI do: AuthenticationResult."""
+    response = requests.post(
+        endpoint,
+        headers={
+            "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+        data=json.dumps(
+            {
+                "AuthFlow": "USER_PASSWORD_AUTH",
+                "ClientId": client_id,
+                "AuthParameters": {"USERNAME": username, "PASSWORD": password},
+            }
+        ),
+        timeout=timeout_s,
+    )
+    body = response.json()
+    if response.status_code != 200 or "AuthenticationResult" not in body:
+        raise SignInFailed(f"{body.get('__type', response.status_code)}: {body.get('message', body)}")
+    return body["AuthenticationResult"]

@@ -1,0 +1,230 @@
+"""Runs a SageMaker TensorFlow Serving `model.tar.gz` the way the inference container does.
+
+The container unpacks the artifact, serves `model/<version>/` with TensorFlow Serving and
+wraps it with the artifact's own `code/inference.py`: `input_handler(data, context)` turns
+the request into a TF Serving REST body, TF Serving predicts, `output_handler(response,
+context)` turns its `requests.Response` into `(body, content_type)`. This module keeps
+that call flow and those objects, with TF Serving replaced by the SavedModel loaded once
+in-process (same `serving_default` signature, same `{"instances": [{"b64": ...}]}` REST
+decoding), so the artifact's handlers run unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import importlib.util
+import io
+import json
+import logging
+import sys
+import tarfile
+import tempfile
+from collections import namedtuple
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import requests
+
+log = logging.getLogger(__name__)
+
+# The fields of the container's request context (2.20 image; 2.19 lacks `timeout`).
+Context = namedtuple(
+    "Context",
+    "model_name model_version method rest_uri grpc_port channel custom_attributes "
+    "request_content_type accept_header content_length timeout",
+)
+
+_DEFAULT_CONTENT_TYPE = "application/json"  # the container's default request content type
+_HANDLER_TIMEOUT_S = 60  # the container's own timeout for the TF Serving call
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP answer: status, body bytes, content type."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+def _json_reply(status: int, payload: Any) -> Reply:
+    return Reply(status, json.dumps(payload).encode("utf-8"))
+
+
+class ArtifactError(Exception):
+    """The model.tar.gz is missing, unreadable or not laid out as DESIGN.md says."""
+
+
+def _find_saved_model(root: Path) -> tuple[Path, str, str]:
+    """(version dir, model name, version) as tfs_utils.find_models does: numeric parent dir."""
+    for pb in sorted(root.rglob("saved_model.pb")):
+        if pb.parent.name.isdigit():
+            name = pb.parent.parent.name if pb.parent.parent != root else "model"
+            return pb.parent, name, pb.parent.name
+    raise ArtifactError(f"no <name>/<version>/saved_model.pb in the artifact (looked under {root})")
+
+
+def _import_inference(code_dir: Path) -> ModuleType | None:
+    script = code_dir / "inference.py"
+    if not script.is_file():
+        return None
+    lib = code_dir / "lib"
+    if lib.is_dir():  # the container puts code/lib on the path for vendored modules
+        sys.path.append(str(lib))
+    spec = importlib.util.spec_from_file_location("inference", script)
+    if spec is None or spec.loader is None:
+        raise ArtifactError(f"cannot import {script}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "handler") and not (
+        hasattr(module, "input_handler") and hasattr(module, "output_handler")
+    ):
+        raise ArtifactError("code/inference.py defines neither handler nor input_handler + output_handler")
+    return module
+
+
+def _decode_instance(instance: Any, input_name: str) -> bytes:
+    """One TF Serving REST instance for a DT_STRING input: {"b64": ...}, named, or plain text."""
+    if isinstance(instance, dict) and input_name in instance:
+        instance = instance[input_name]
+    if isinstance(instance, dict) and set(instance) == {"b64"}:
+        try:
+            return base64.b64decode(instance["b64"], validate=True)
+        except (binascii.Error, TypeError) as err:
+            raise ValueError(f"Unable to base64 decode: {err}") from err
+    if isinstance(instance, str):
+        return instance.encode("utf-8")
+    raise ValueError(f"expected a string or {{'b64': ...}} for input '{input_name}'")
+
+
+class ServedModel:
+    """A model.tar.gz unpacked, its SavedModel loaded once and its inference.py imported."""
+
+    def __init__(self, artifact: Path, *, rest_uri: str = "http://127.0.0.1/v1/models/model:predict") -> None:
+        artifact = Path(artifact)
+        if not artifact.is_file():
+            raise ArtifactError(f"model artifact not found: {artifact}")
+        self._tmp = tempfile.TemporaryDirectory(prefix="skinlesion-model-")
+        root = Path(self._tmp.name)
+        try:
+            with tarfile.open(artifact) as tar:
+                tar.extractall(root, filter="data")
+        except (tarfile.TarError, OSError) as err:
+            raise ArtifactError(f"cannot unpack {artifact}: {err}") from err
+        self.root = root
+        version_dir, self.model_name, self.model_version = _find_saved_model(root)
+        meta = root / "metadata.json"
+        self.metadata: dict[str, Any] = json.loads(meta.read_text()) if meta.is_file() else {}
+        self.rest_uri = rest_uri
+        self._load_graph(version_dir)
+        self._inference = _import_inference(root / "code")
+
+    def _load_graph(self, version_dir: Path) -> None:
+        import tensorflow as tf  # imported here: TF takes seconds and only the model server needs it
+
+        self._tf = tf
+        self._loaded = tf.saved_model.load(str(version_dir))  # keep a reference: owns the variables
+        self._signature = self._loaded.signatures["serving_default"]
+        inputs = self._signature.structured_input_signature[1]
+        if len(inputs) != 1:
+            raise ArtifactError(f"serving_default must take one input, takes {sorted(inputs)}")
+        self.input_name = next(iter(inputs))
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    # ---------------------------------------------------------------- TF Serving REST
+    def tfs_predict(self, body: bytes) -> Reply:
+        """TF Serving's `:predict` REST call: row ("instances") or columnar ("inputs") format."""
+        try:
+            request = json.loads(body)
+            rows = request["instances"] if "instances" in request else request["inputs"]
+            if isinstance(rows, dict):
+                rows = rows[self.input_name]
+            if not isinstance(rows, list) or not rows:
+                raise ValueError("'instances' must be a non-empty list")
+            values = [_decode_instance(row, self.input_name) for row in rows]
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            return _json_reply(400, {"error": f"JSON Parse error: {err}"})
+        try:
+            outputs = self._signature(**{self.input_name: self._tf.constant(values, dtype=self._tf.string)})
+        except self._tf.errors.InvalidArgumentError as err:
+            return _json_reply(400, {"error": err.message})
+        except self._tf.errors.OpError as err:
+            return _json_reply(500, {"error": err.message})
+        arrays = {name: tensor.numpy().tolist() for name, tensor in outputs.items()}
+        if len(arrays) == 1:
+            return _json_reply(200, {"predictions": next(iter(arrays.values()))})
+        rows_out = [dict(zip(arrays, values, strict=True)) for values in zip(*arrays.values(), strict=True)]
+        return _json_reply(200, {"predictions": rows_out})
+
+    # ---------------------------------------------------------------- container /invocations
+    def invoke(
+        self, data: bytes, *, content_type: str | None, accept: str | None, custom_attributes: str | None
+    ) -> Reply:
+        """The container's POST /invocations: handlers around TF Serving, its error statuses."""
+        context = Context(
+            model_name=self.model_name,
+            model_version=self.model_version,
+            method="predict",
+            rest_uri=self.rest_uri,
+            grpc_port=None,
+            channel=None,
+            custom_attributes=custom_attributes,
+            request_content_type=content_type or _DEFAULT_CONTENT_TYPE,
+            accept_header=accept or "application/json",
+            content_length=str(len(data)),
+            timeout=_HANDLER_TIMEOUT_S,
+        )
+        try:
+            if self._inference is None:
+                return self._default_handler(data, context)
+            if hasattr(self._inference, "handler"):
+                body, out_type = self._inference.handler(io.BytesIO(data), context)
+            else:
+                body, out_type = self._run_handler_pair(data, context)
+        except _TfsStatus as err:
+            # The 2.20 container raises falcon.HTTPError with TF Serving's status before output_handler.
+            return _json_reply(err.status, {"title": f"{err.status}", "description": err.description})
+        except Exception as err:  # noqa: BLE001 - the container turns any handler error into a 500
+            log.warning("inference handler failed: %s", err)
+            return _json_reply(500, {"error": str(err)})
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        return Reply(200, bytes(body), out_type or "application/json")
+
+    def _run_handler_pair(self, data: bytes, context: Context) -> tuple[Any, str]:
+        assert self._inference is not None
+        processed = self._inference.input_handler(io.BytesIO(data), context)
+        raw = processed.encode("utf-8") if isinstance(processed, str) else bytes(processed)
+        reply = self.tfs_predict(raw)
+        if reply.status != 200:
+            raise _TfsStatus(reply.status, reply.body.decode("utf-8", "replace"))
+        return self._inference.output_handler(_as_requests_response(reply, self.rest_uri), context)
+
+    def _default_handler(self, data: bytes, context: Context) -> Reply:
+        """No inference.py: the container accepts JSON only and passes it to TF Serving."""
+        ctype = (context.request_content_type or "").split(";")[0].strip().lower()
+        if ctype not in ("application/json", "application/jsonlines", "application/jsons", "text/csv"):
+            return _json_reply(415, {"error": f"Unsupported Media Type: {ctype}"})
+        return self.tfs_predict(data)
+
+
+class _TfsStatus(Exception):
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status, self.description = status, description
+
+
+def _as_requests_response(reply: Reply, url: str) -> requests.Response:
+    """A real requests.Response, as the container hands to output_handler."""
+    response = requests.Response()
+    response.status_code = reply.status
+    response._content = reply.body  # noqa: SLF001 - the documented way to build one offline
+    response.headers["Content-Type"] = reply.content_type
+    response.encoding = "utf-8"
+    response.url = url
+    return response

@@ -1,0 +1,155 @@
+"""`skinlesion up`: run the whole product on this machine, no AWS account needed.
+
+    python -m skinlesion.local.up [--model PATH] [--web-port 8080] [--api-port 8081] ...
+
+Starts the model server, sign-in (moto Cognito), the API gateway and the web page; returns
+control to the person only once a signed-in prediction has succeeded; prints the web URL
+and the demo sign-in; writes .local/stack.json for scripts and tests; stops everything
+and removes stack.json on Ctrl-C or SIGTERM. Exit codes: 0 stopped cleanly, 1 a part
+failed to start, 2 a port is busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from skinlesion.local.httpbase import PortInUse
+from skinlesion.local.stack import STATE_FILE, LocalStack, StackError, StackSettings
+from skinlesion.local.webserver import BUILD_HINT
+
+log = logging.getLogger("skinlesion.up")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    d = StackSettings()
+    parser = argparse.ArgumentParser(
+        prog="skinlesion up", description="Run the skin-lesion classifier locally."
+    )
+    parser.add_argument(
+        "--model", type=Path, default=d.model, help="model.tar.gz to serve (default: %(default)s)"
+    )
+    parser.add_argument("--host", default=d.host, help="address to listen on (default: %(default)s)")
+    parser.add_argument("--web-port", type=int, default=d.web_port, help="web page (default: %(default)s)")
+    parser.add_argument("--api-port", type=int, default=d.api_port, help="API gateway (default: %(default)s)")
+    parser.add_argument(
+        "--model-port", type=int, default=d.model_port, help="model server (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--cognito-port", type=int, default=d.cognito_port, help="sign-in (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--region", default=d.region, help="region in tokens and config (default: %(default)s)"
+    )
+    parser.add_argument("--state-file", type=Path, default=STATE_FILE, help="where to write stack.json")
+    parser.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=d.ready_timeout_s,
+        help="seconds to wait for the model (default: %(default)s)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    return parser.parse_args(argv)
+
+
+def write_state(path: Path, state: dict) -> None:
+    """Atomically, readable by this user only (it holds the demo password)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(state, handle, indent=2)
+    os.replace(tmp, path)
+
+
+def _banner(state: dict, elapsed_s: float, built: bool) -> str:
+    lines = [
+        "",
+        f"  Skin-lesion classifier is running locally (ready in {elapsed_s:.1f} s,"
+        f" model {state['modelVersion']}).",
+        "",
+        f"  Open      {state['webUrl']}",
+        f"  Sign in   {state['username']}  /  {state['password']}",
+        f"  API       {state['apiUrl']}   (POST /predict with a Cognito ID token)",
+        f"  Details   {state['stateFile']}",
+        "",
+        "  Press Ctrl-C to stop.",
+        "",
+    ]
+    if not built:
+        lines.insert(3, f"  NOTE: {BUILD_HINT}")
+    return "\n".join(lines)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
+    )
+    settings = StackSettings(
+        model=args.model,
+        host=args.host,
+        web_port=args.web_port,
+        api_port=args.api_port,
+        model_port=args.model_port,
+        cognito_port=args.cognito_port,
+        region=args.region,
+        ready_timeout_s=args.ready_timeout,
+    )
+    started = time.monotonic()
+    stack = LocalStack(settings)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    try:
+        print(f"starting the local stack (model {settings.model}) ...", flush=True)
+        stack.start()
+        state = {**stack.state(), "stateFile": str(args.state_file)}
+        write_state(args.state_file, state)
+        built = stack.web is not None and stack.web.built
+        print(_banner(state, time.monotonic() - started, built), flush=True)
+        threading.Event().wait()
+        return 0  # unreachable: the wait ends by a signal
+    except _Stop as why:
+        print(f"\nstopping ({why}) ...", flush=True)
+        return 0
+    except PortInUse as err:
+        print(f"skinlesion up: {err}", file=sys.stderr)
+        return 2
+    except (StackError, OSError) as err:
+        print(f"skinlesion up: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:  # noqa: BLE001 - any start-up failure: say what, stop the rest, exit 1
+        log.debug("start-up failed", exc_info=True)
+        print(f"skinlesion up: could not start: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        stack.stop()
+        if args.state_file.is_file() and _owned_by_us(args.state_file):
+            args.state_file.unlink()
+
+
+def _owned_by_us(path: Path) -> bool:
+    try:
+        return json.loads(path.read_text()).get("pid") == os.getpid()
+    except (OSError, ValueError):
+        return False
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
