@@ -1,0 +1,134 @@
+"""Getting an ID token for the API with as little asking as possible.
+
+Order: a token given outright (`--token`); a cached token that has not expired; a
+cached refresh token; a username/password sign-in (flags, environment, the local
+stack's demo user, or a prompt when a terminal is attached). The password is only
+asked for when the cache cannot help.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from collections.abc import Callable
+
+from skinlesion.client import CognitoClient, SignInError
+from skinlesion.targets import Target
+from skinlesion.tokens import TokenCache, cache_key
+
+ENV_USERNAME = "SKINLESION_USERNAME"
+ENV_PASSWORD = "SKINLESION_PASSWORD"
+ENV_TOKEN = "SKINLESION_TOKEN"
+
+
+class TokenProvider:
+    """Hands out an ID token; `invalidate()` after a 401 forces a fresh sign-in."""
+
+    def __init__(
+        self,
+        *,
+        cognito: CognitoClient | None,
+        username: str | None,
+        password: Callable[[], str],
+        cache: TokenCache | None,
+        new_password: Callable[[], str] | None = None,
+        token: str | None = None,
+    ) -> None:
+        self._cognito = cognito
+        self._username = username
+        self._password = password
+        self._cache = cache
+        self._new_password = new_password
+        self._token = token
+
+    @property
+    def can_renew(self) -> bool:
+        """False for a token given outright: a 401 then means the caller must get a new one."""
+        return self._token is None
+
+    def _key(self) -> str:
+        assert self._cognito is not None and self._username is not None
+        return cache_key(self._cognito.endpoint, self._cognito.client_id, self._username)
+
+    def token(self) -> str:
+        if self._token is not None:
+            return self._token
+        if self._cognito is None or self._username is None:
+            raise SignInError("cannot sign in: no Cognito app client known (pass --client-id or --token)")
+        cached = self._cache.get(self._key()) if self._cache else None
+        if cached and cached.is_fresh():
+            return cached.id_token
+        tokens = None
+        if cached and cached.refresh_token:
+            try:
+                tokens = self._cognito.refresh(cached.refresh_token)
+            except SignInError:  # refresh token expired or revoked: fall back to the password
+                tokens = None
+        if tokens is None:
+            tokens = self._cognito.sign_in(self._username, self._password(), self._new_password)
+        if self._cache:
+            self._cache.put(self._key(), tokens)
+        return tokens.id_token
+
+    def invalidate(self) -> None:
+        if self._cache and self._cognito is not None and self._username is not None:
+            self._cache.delete(self._key())
+
+
+def build_provider(
+    target: Target, *, username: str | None, password: str | None, token: str | None, use_cache: bool = True
+) -> TokenProvider:
+    """Resolve who signs in, in the documented order, without prompting until it is needed."""
+    token = token or os.environ.get(ENV_TOKEN)
+    if token:
+        return TokenProvider(cognito=None, username=None, password=_no_password, cache=None, token=token)
+    if not target.client_id or not target.cognito_endpoint:
+        raise SignInError(
+            "cannot sign in: no Cognito app client for this API; pass --client-id and --region, or --token"
+        )
+    user = username or os.environ.get(ENV_USERNAME) or target.username or _prompt_username()
+    given = password or os.environ.get(ENV_PASSWORD)
+    # The local stack's stack.json carries its demo user's password; use it only for that user.
+    default = target.password if user == target.username else None
+
+    def get_password() -> str:
+        return given or default or _prompt_password(user)
+
+    return TokenProvider(
+        cognito=CognitoClient(target.cognito_endpoint, target.client_id),
+        username=user,
+        password=get_password,
+        cache=TokenCache() if use_cache else None,
+        new_password=_prompt_new_password if _interactive() else None,
+    )
+
+
+def _interactive() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _prompt_username() -> str:
+    if not _interactive():
+        raise SignInError(f"sign-in needs a username: pass --username or set {ENV_USERNAME}")
+    name = input("Username: ").strip()
+    if not name:
+        raise SignInError("sign-in needs a username")
+    return name
+
+
+def _prompt_password(user: str) -> str:
+    if not _interactive():
+        raise SignInError(f"sign-in needs a password for {user}: pass --password or set {ENV_PASSWORD}")
+    return getpass.getpass(f"Password for {user}: ")
+
+
+def _prompt_new_password() -> str:
+    first = getpass.getpass("This account needs a new password. New password: ")
+    if first != getpass.getpass("Repeat the new password: "):
+        raise SignInError("sign-in failed: the two new passwords differ")
+    return first
+
+
+def _no_password() -> str:
+    raise SignInError("no password needed with --token")

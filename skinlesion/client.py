@@ -1,0 +1,241 @@
+"""Clients for the two services a user talks to: Cognito (sign-in) and the predict API.
+
+Sign-in speaks Cognito's JSON API directly (`InitiateAuth` with USER_PASSWORD_AUTH,
+`REFRESH_TOKEN_AUTH`, `RespondToAuthChallenge` for NEW_PASSWORD_REQUIRED): the same
+requests work against AWS and against the local stack's moto Cognito, and need no
+AWS credentials. The API takes the resulting *ID* token as `Authorization: Bearer`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from skinlesion.tokens import CachedTokens
+
+COGNITO_CONTENT_TYPE = "application/x-amz-json-1.1"
+COGNITO_TARGET_PREFIX = "AWSCognitoIdentityProviderService."
+CONNECT_TIMEOUT_S = 5
+# The API gives up at 29 s (API Gateway's integration timeout); wait a little longer than that.
+API_READ_TIMEOUT_S = 35
+COGNITO_READ_TIMEOUT_S = 15
+
+# Cognito error types -> what the user should read. Anything else shows Cognito's own message.
+_SIGN_IN_HINTS = {
+    "NotAuthorizedException": "incorrect username or password",
+    "UserNotFoundException": "no such user in this user pool",
+    "UserNotConfirmedException": "the user has not confirmed the account yet",
+    "PasswordResetRequiredException": "the password must be reset first (use the web page)",
+    "ResourceNotFoundException": "the app client id is not known to this user pool",
+    "TooManyRequestsException": "too many sign-in attempts; wait a minute and retry",
+}
+
+
+def cognito_endpoint_for(region: str) -> str:
+    return f"https://cognito-idp.{region}.amazonaws.com/"
+
+
+class SignInError(Exception):
+    """Sign-in failed; str(error) is one line for the user."""
+
+
+class ApiError(Exception):
+    """The API answered with an error (or could not be reached)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+
+
+class CognitoClient:
+    """Username/password sign-in and token refresh for one app client."""
+
+    def __init__(self, endpoint: str, client_id: str, *, session: requests.Session | None = None) -> None:
+        self.endpoint = endpoint
+        self.client_id = client_id
+        self.session = session or requests.Session()
+
+    def sign_in(
+        self, username: str, password: str, new_password: Callable[[], str] | None = None
+    ) -> CachedTokens:
+        """USER_PASSWORD_AUTH; answers NEW_PASSWORD_REQUIRED with `new_password()` when given."""
+        body = self._call(
+            "InitiateAuth",
+            {
+                "AuthFlow": "USER_PASSWORD_AUTH",
+                "ClientId": self.client_id,
+                "AuthParameters": {"USERNAME": username, "PASSWORD": password},
+            },
+        )
+        if body.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
+            if new_password is None:
+                raise SignInError(
+                    "sign-in failed: this account must set a new password first "
+                    "(sign in once on the web page, or run this command in a terminal)"
+                )
+            body = self._call(
+                "RespondToAuthChallenge",
+                {
+                    "ChallengeName": "NEW_PASSWORD_REQUIRED",
+                    "ClientId": self.client_id,
+                    "Session": body.get("Session"),
+                    "ChallengeResponses": {"USERNAME": username, "NEW_PASSWORD": new_password()},
+                },
+            )
+        return self._tokens(body, refresh_token=None)
+
+    def refresh(self, refresh_token: str) -> CachedTokens:
+        body = self._call(
+            "InitiateAuth",
+            {
+                "AuthFlow": "REFRESH_TOKEN_AUTH",
+                "ClientId": self.client_id,
+                "AuthParameters": {"REFRESH_TOKEN": refresh_token},
+            },
+        )
+        return self._tokens(body, refresh_token=refresh_token)
+
+    def _tokens(self, body: dict[str, Any], *, refresh_token: str | None) -> CachedTokens:
+        result = body.get("AuthenticationResult")
+        if not isinstance(result, dict) or "IdToken" not in result:
+            challenge = body.get("ChallengeName", "none")
+            raise SignInError(f"sign-in failed: Cognito asked for an unsupported step ({challenge})")
+        return CachedTokens(
+            id_token=result["IdToken"],
+            expires_at=time.time() + float(result.get("ExpiresIn", 3600)),
+            # REFRESH_TOKEN_AUTH does not return a new refresh token; keep the one we had.
+            refresh_token=result.get("RefreshToken") or refresh_token,
+        )
+
+    def _call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        headers = {"Content-Type": COGNITO_CONTENT_TYPE, "X-Amz-Target": COGNITO_TARGET_PREFIX + action}
+        try:
+            response = self.session.post(
+                self.endpoint,
+                json=payload,
+                headers=headers,
+                timeout=(CONNECT_TIMEOUT_S, COGNITO_READ_TIMEOUT_S),
+            )
+        except requests.RequestException as exc:
+            raise SignInError(
+                f"sign-in failed: cannot reach Cognito at {self.endpoint} ({_reason(exc)})"
+            ) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.ok and isinstance(body, dict):
+            return body
+        raise _sign_in_error(response.status_code, body if isinstance(body, dict) else {})
+
+
+def _sign_in_error(status: int, body: dict[str, Any]) -> SignInError:
+    """Cognito's {"__type": "...#NotAuthorizedException", "message": ...} as one readable line."""
+    error_type = str(body.get("__type", "")).rsplit("#", 1)[-1]
+    message = str(body.get("message") or body.get("Message") or "").strip().rstrip(".")
+    if error_type == "NotAuthorizedException" and message:
+        # Cognito's own text is precise here ("Incorrect username or password", "User is disabled").
+        return SignInError(f"sign-in failed: {message[:1].lower()}{message[1:]}")
+    hint = _SIGN_IN_HINTS.get(error_type)
+    if hint:
+        return SignInError(f"sign-in failed: {hint}")
+    return SignInError(f"sign-in failed: {error_type or 'Cognito error'}: {message or f'HTTP {status}'}")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A 200 answer of POST /predict."""
+
+    label: str
+    benign: float
+    malignant: float
+    body: dict[str, Any]
+
+
+class PredictApi:
+    """POST /predict with raw image bytes; retries only throttling (429) with backoff."""
+
+    def __init__(self, api_url: str, *, session: requests.Session | None = None) -> None:
+        self.predict_url = api_url.rstrip("/") + "/predict"
+        self.session = session or _retrying_session()
+
+    def predict(self, data: bytes, content_type: str, id_token: str) -> Prediction:
+        headers = {
+            "Content-Type": content_type,
+            "Authorization": f"Bearer {id_token}",
+            "Accept": "application/json",
+        }
+        try:
+            response = self.session.post(
+                self.predict_url, data=data, headers=headers, timeout=(CONNECT_TIMEOUT_S, API_READ_TIMEOUT_S)
+            )
+        except requests.RequestException as exc:
+            raise ApiError(f"cannot reach the API at {self.predict_url} ({_reason(exc)})") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code == 200 and isinstance(body, dict):
+            try:
+                probs = body["probabilities"]
+                return Prediction(str(body["label"]), float(probs["benign"]), float(probs["malignant"]), body)
+            except (KeyError, TypeError, ValueError):
+                raise ApiError("the API answered 200 without label and probabilities", status=200) from None
+        raise _api_error(response, body)
+
+
+def _api_error(response: requests.Response, body: Any) -> ApiError:
+    """The contract's {"error": {"code", "message"}, "requestId"}, or API Gateway's {"message"}."""
+    status = response.status_code
+    code = message = request_id = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            code, message = error.get("code"), error.get("message")
+        message = message or body.get("message") or body.get("Message")
+        request_id = body.get("requestId")
+    if not message:
+        message = (response.text or response.reason or "no details").strip().splitlines()[0][:200]
+    return ApiError(f"HTTP {status}: {message}", status=status, code=code, request_id=request_id)
+
+
+def _retrying_session() -> requests.Session:
+    # POST is retried on 429 only: throttling means the request was not processed.
+    retry = Retry(
+        total=3,
+        connect=2,
+        read=0,
+        status_forcelist=(429,),
+        allowed_methods=None,
+        backoff_factor=0.5,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _reason(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection refused or host not found"
+    return type(exc).__name__

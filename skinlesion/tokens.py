@@ -1,0 +1,88 @@
+"""A small on-disk cache of Cognito tokens, so repeated CLI runs do not sign in each time.
+
+One JSON file (mode 0600, in a 0700 folder) maps "<cognito endpoint>|<client id>|<user>"
+to the ID token, its expiry and the refresh token. Tokens are secrets: the file is
+written atomically and never readable by other users.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# Treat a token as expired a little early, so it cannot lapse between the check and the request.
+EXPIRY_MARGIN_S = 60
+
+
+def default_cache_path() -> Path:
+    """$SKINLESION_CACHE_DIR, else $XDG_CACHE_HOME/skinlesion, else ~/.cache/skinlesion."""
+    base = os.environ.get("SKINLESION_CACHE_DIR")
+    if base:
+        return Path(base) / "tokens.json"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "skinlesion" / "tokens.json"
+
+
+@dataclass(frozen=True)
+class CachedTokens:
+    """What one sign-in yields: the ID token the API takes, when it expires, and how to renew it."""
+
+    id_token: str
+    expires_at: float
+    refresh_token: str | None = None
+
+    def is_fresh(self, now: float | None = None) -> bool:
+        return (now if now is not None else time.time()) < self.expires_at - EXPIRY_MARGIN_S
+
+
+def cache_key(cognito_endpoint: str, client_id: str, username: str) -> str:
+    return f"{cognito_endpoint.rstrip('/')}|{client_id}|{username}"
+
+
+class TokenCache:
+    """Read and write cached tokens; a missing or corrupt file is an empty cache, never an error."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_cache_path()
+
+    def _load(self) -> dict[str, dict]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def get(self, key: str) -> CachedTokens | None:
+        entry = self._load().get(key)
+        if not isinstance(entry, dict):
+            return None
+        try:
+            return CachedTokens(**entry)
+        except TypeError:
+            return None
+
+    def put(self, key: str, tokens: CachedTokens) -> None:
+        entries = self._load()
+        entries[key] = asdict(tokens)
+        self._write(entries)
+
+    def delete(self, key: str) -> None:
+        entries = self._load()
+        if entries.pop(key, None) is not None:
+            self._write(entries)
+
+    def _write(self, entries: dict[str, dict]) -> None:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # mkstemp creates the file 0600; os.replace makes the swap atomic for concurrent runs.
+        fd, tmp = tempfile.mkstemp(prefix=".tokens-", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(entries, handle)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
