@@ -1,0 +1,197 @@
+"""CloudFormation custom resources `Custom::TrainingJob` and `Custom::DatasetImport` (Provider onEvent).
+
+Create/Update start a SageMaker job named after the resource's fingerprint and
+return within seconds; the stack then waits on a WaitCondition that
+`job_events.handler` signals when the job ends (CloudFormation would give up on a
+custom resource after one hour). The physical id is the job name, so:
+
+- same fingerprint -> same name -> the existing job is reused, nothing new runs;
+- new fingerprint -> new name -> one new job; CloudFormation then deletes the old
+  physical id, which stops that job if it still runs;
+- Delete (stack delete, replacement, rollback) stops the job, waits for it to stop
+  writing, and removes its log streams.
+
+An ISIC import whose dataset (manifest.json under the same query's prefix) already
+exists signals success at once and starts nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from training_cr import job_logs
+from training_cr.aws import client, error_code, error_message
+from training_cr.jobs import (
+    PropertyError,
+    model_data_key,
+    processing_request,
+    prop,
+    training_prefix_uri,
+    training_request,
+)
+from training_cr.outcome import TERMINAL, finish, manifest_verdict
+from training_cr.state import JobRecord, get_record, job_name, put_record, s3_exists
+from training_cr.wait_signal import send_signal
+
+log = logging.getLogger()
+log.setLevel(logging.INFO)
+
+TRAINING_TYPE = "Custom::TrainingJob"
+IMPORT_TYPE = "Custom::DatasetImport"
+POLL_SECONDS = 15.0  # while a deleted job is stopping
+_DELETE_MARGIN_MS = 60_000  # leave time to delete the log streams and answer CloudFormation
+
+
+def on_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    kind = {TRAINING_TYPE: "training", IMPORT_TYPE: "import"}.get(event.get("ResourceType", ""))
+    if kind is None:
+        raise PropertyError(f"unsupported resource type {event.get('ResourceType')!r}")
+    props = event["ResourceProperties"]
+    log.info("%s %s %s", event["RequestType"], event.get("ResourceType"), event.get("PhysicalResourceId", ""))
+    if event["RequestType"] == "Delete":
+        return delete(kind, event.get("PhysicalResourceId", ""), props, context)
+    return start_training(props) if kind == "training" else start_import(props)
+
+
+def describe(kind: str, name: str) -> dict[str, Any] | None:
+    """The job's description, or None when no job has that name."""
+    sagemaker = client("sagemaker")
+    try:
+        if kind == "training":
+            return dict(sagemaker.describe_training_job(TrainingJobName=name))
+        return dict(sagemaker.describe_processing_job(ProcessingJobName=name))
+    except Exception as err:
+        # SageMaker: "Requested resource not found."; moto: "Could not find training job …".
+        message = error_message(err).lower()
+        if error_code(err) in ("ValidationException", "ResourceNotFound") and (
+            "not found" in message or "could not find" in message
+        ):
+            return None
+        raise
+
+
+def _status(kind: str, job: dict[str, Any]) -> str:
+    return str(job["TrainingJobStatus"] if kind == "training" else job["ProcessingJobStatus"])
+
+
+def _adopt(kind: str, record: JobRecord, job: dict[str, Any]) -> None:
+    """A job with this name exists already (retry, rollback, same fingerprint): reuse it.
+
+    If it belongs to a different wait handle and has already finished, no event
+    will come for the new handle, so judge and signal it now.
+    """
+    previous = get_record(record.bucket, record.job_name)
+    if previous is not None and previous.wait_handle_url == record.wait_handle_url:
+        return
+    put_record(record)
+    status = _status(kind, job)
+    if status in TERMINAL:
+        model_url = (job.get("ModelArtifacts") or {}).get("S3ModelArtifacts", "")
+        finish(record, status, job.get("FailureReason") or job.get("ExitMessage") or "", model_url)
+
+
+def start_training(props: dict[str, Any]) -> dict[str, Any]:
+    bucket = prop(props, "Bucket")
+    name = job_name(prop(props, "JobNamePrefix"), prop(props, "Fingerprint"), bucket)
+    record = JobRecord(
+        kind="training",
+        job_name=name,
+        wait_handle_url=prop(props, "WaitHandleUrl"),
+        bucket=bucket,
+        min_auc=float(prop(props, "MinAuc")),
+        fingerprint=prop(props, "Fingerprint"),
+    )
+    request = training_request(props, name)  # validate every property before touching AWS
+    existing = describe("training", name)
+    if existing is None:
+        put_record(record)  # before the job exists, so its end event always finds it
+        client("sagemaker").create_training_job(**request)
+        log.info("started training job %s", name)
+    else:
+        _adopt("training", record, existing)
+    key = model_data_key(name)
+    return {
+        "PhysicalResourceId": name,
+        "Data": {
+            "JobName": name,
+            "ModelDataKey": key,
+            "ModelDataUrl": f"s3://{bucket}/{key}",
+            "OutputUri": training_prefix_uri(bucket, name),
+        },
+    }
+
+
+def start_import(props: dict[str, Any]) -> dict[str, Any]:
+    bucket = prop(props, "Bucket")
+    dataset_prefix = prop(props, "DatasetPrefix")
+    name = job_name(prop(props, "JobNamePrefix"), prop(props, "DatasetId"), bucket)
+    handle = prop(props, "WaitHandleUrl")
+    data = {"JobName": name, "DatasetUri": f"s3://{bucket}/{dataset_prefix}", "Reused": "false"}
+    if s3_exists(bucket, f"{dataset_prefix}manifest.json"):
+        verdict = manifest_verdict(bucket, dataset_prefix)
+        send_signal(
+            handle,
+            status=verdict.status,
+            reason=f"Reused: {verdict.reason}",
+            unique_id=name,
+            data=verdict.data,
+        )
+        return {"PhysicalResourceId": name, "Data": data | {"Reused": "true"}}
+    record = JobRecord(
+        kind="import", job_name=name, wait_handle_url=handle, bucket=bucket, dataset_prefix=dataset_prefix
+    )
+    request = processing_request(props, name)
+    existing = describe("import", name)
+    if existing is None:
+        put_record(record)
+        client("sagemaker").create_processing_job(**request)
+        log.info("started ISIC import job %s", name)
+    else:
+        _adopt("import", record, existing)
+    return {"PhysicalResourceId": name, "Data": data}
+
+
+def stop(kind: str, name: str) -> bool:
+    """Ask SageMaker to stop the job; False when it had already ended or never existed."""
+    sagemaker = client("sagemaker")
+    try:
+        if kind == "training":
+            sagemaker.stop_training_job(TrainingJobName=name)
+        else:
+            sagemaker.stop_processing_job(ProcessingJobName=name)
+    except Exception as err:
+        # ValidationException: already Completed/Failed/Stopped; ResourceNotFound: never started.
+        if error_code(err) in ("ValidationException", "ResourceNotFound"):
+            log.info("%s needs no stop: %s", name, error_message(err))
+            return False
+        raise
+    log.info("stopping %s", name)
+    return True
+
+
+def delete(kind: str, physical_id: str, props: dict[str, Any], context: Any) -> dict[str, Any]:
+    # A failed Create leaves a physical id that is not a job name; there is nothing to stop.
+    if not physical_id.startswith(prop(props, "JobNamePrefix") + "-"):
+        return {"PhysicalResourceId": physical_id}
+    if stop(kind, physical_id):
+        _wait_until_stopped(kind, physical_id, context)
+    removed = job_logs.delete_streams(kind, physical_id)
+    log.info("deleted %d log stream(s) of %s", removed, physical_id)
+    return {"PhysicalResourceId": physical_id}
+
+
+def _wait_until_stopped(kind: str, name: str, context: Any) -> None:
+    """Until the job stops writing to the bucket (Stopping uploads the model and checkpoints).
+
+    Otherwise `cdk destroy` could empty the bucket while the job still writes to it,
+    and the bucket's deletion would fail.
+    """
+    deadline = time.monotonic() + (context.get_remaining_time_in_millis() - _DELETE_MARGIN_MS) / 1000
+    while time.monotonic() < deadline:
+        job = describe(kind, name)
+        if job is None or _status(kind, job) in TERMINAL:
+            return
+        time.sleep(POLL_SECONDS)
+    log.warning("%s still stopping when the handler had to answer CloudFormation", name)
