@@ -46,8 +46,13 @@ app = APIGatewayRestResolver(cors=_cors)
 
 def request_id() -> str:
     """API Gateway's request id (what its access logs show), else the Lambda invocation's id."""
-    from_gateway = app.current_event.request_context.request_id
-    return from_gateway or app.lambda_context.aws_request_id
+    return _correlation_id(app.current_event.raw_event, app.lambda_context)
+
+
+def _correlation_id(event: dict[str, Any], context: LambdaContext) -> str:
+    # Read leniently: this also runs in the error handlers, where nothing may raise.
+    request_context = event.get("requestContext") or {}
+    return str(request_context.get("requestId") or context.aws_request_id)
 
 
 @app.post(contract.ROUTE_PREDICT)
@@ -161,7 +166,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(
         name="Latency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
     )
-    request_context = event.get("requestContext") or {}
-    correlation_id = request_context.get("requestId") or context.aws_request_id
-    response.setdefault("multiValueHeaders", {})[contract.REQUEST_ID_HEADER] = [correlation_id]
+    response.setdefault("multiValueHeaders", {})[contract.REQUEST_ID_HEADER] = [
+        _correlation_id(event, context)
+    ]
     return response

@@ -24,6 +24,7 @@ from predict_api.errors import BadRequest, ImageRejected
 Image.MAX_IMAGE_PIXELS = contract.MAX_IMAGE_PIXELS
 
 _ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
+_DISPLAY_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP"}
 # Pixel modes the model graph's decode_jpeg / decode_png(channels=3) handle as they are.
 _PASS_THROUGH_MODES = {"JPEG": {"RGB", "L"}, "PNG": {"RGB", "RGBA", "L", "LA", "P"}}
 _EXIF_ORIENTATION = 0x0112
@@ -67,7 +68,7 @@ def prepare_image(data: bytes) -> PreparedImage:
     fmt = sniff_format(data)
     if fmt is None:
         raise BadRequest(f"The body is not a JPEG, PNG or WebP image{_looks_like(data)}.")
-    image = _open(data)
+    image = _open(data, fmt)
     width, height = image.size
     _check_dimensions(width, height)
     if fmt == "JPEG" and max(width, height) > contract.ENDPOINT_MAX_SIDE_PX:
@@ -100,7 +101,7 @@ def _looks_like(data: bytes) -> str:
     return ""
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(data: bytes, fmt: str) -> Image.Image:
     """Parse the header only; refuses too many pixels before any decoding happens."""
     too_many = ImageRejected(
         f"The image has too many pixels; the limit is {contract.MAX_IMAGE_PIXELS:,}. Downscale it."
@@ -115,7 +116,9 @@ def _open(data: bytes) -> Image.Image:
             raise
         except Exception:
             # Pillow raises many types on malformed headers; all of them mean the bytes are bad.
-            raise BadRequest("The image header is corrupt: the file could not be read as an image.") from None
+            raise BadRequest(
+                f"The {_DISPLAY_NAMES[fmt]} header is corrupt: the file could not be read as an image."
+            ) from None
 
 
 def _check_dimensions(width: int, height: int) -> None:
@@ -139,7 +142,8 @@ def _decode(image: Image.Image, fmt: str) -> None:
     except Exception:
         # Truncated uploads land here (Pillow refuses truncated files by default), as does bad data.
         raise BadRequest(
-            f"The {fmt} image is corrupt or truncated: it could not be decoded. Send the complete file."
+            f"The {_DISPLAY_NAMES[fmt]} image is corrupt or truncated: it could not be decoded. "
+            "Send the complete file."
         ) from None
 
 
