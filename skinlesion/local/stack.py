@@ -52,6 +52,7 @@ class StackSettings:
     endpoint_name: str = DEFAULT_ENDPOINT_NAME
     dist: Path = DEFAULT_DIST
     ready_timeout_s: float = 180.0
+    log_dir: Path = REPO_ROOT / ".local"  # model-server.log (and lambda.log, see up.py) go here
 
 
 def model_metadata(artifact: Path) -> dict[str, Any]:
@@ -128,7 +129,16 @@ class LocalStack:
             s.endpoint_name,
         ]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-        self.model_process = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        s.log_dir.mkdir(parents=True, exist_ok=True)
+        # TensorFlow's start-up chatter goes to the log file, not the person's console.
+        with open(self.model_log, "wb") as log_file:
+            self.model_process = subprocess.Popen(  # noqa: PLW1509 - preexec_fn only calls prctl
+                command, env=env, stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            )
+
+    @property
+    def model_log(self) -> Path:
+        return self.settings.log_dir / "model-server.log"
 
     def _gateway_config(self, pool: UserPool) -> GatewayConfig:
         s = self.settings

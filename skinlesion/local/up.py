@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TextIO
 
 from skinlesion.local.httpbase import PortInUse
 from skinlesion.local.stack import STATE_FILE, LocalStack, StackError, StackSettings
@@ -78,7 +79,7 @@ def _banner(state: dict, elapsed_s: float, built: bool) -> str:
         f"  Open      {state['webUrl']}",
         f"  Sign in   {state['username']}  /  {state['password']}",
         f"  API       {state['apiUrl']}   (POST /predict with a Cognito ID token)",
-        f"  Details   {state['stateFile']}",
+        f"  Details   {state['stateFile']}  (logs: lambda.log, model-server.log beside it)",
         "",
         "  Press Ctrl-C to stop.",
         "",
@@ -98,9 +99,9 @@ def _raise_stop(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    if args.verbose:
+        logging.getLogger("skinlesion").setLevel(logging.DEBUG)
     settings = StackSettings(
         model=args.model,
         host=args.host,
@@ -112,20 +113,22 @@ def main(argv: list[str] | None = None) -> int:
         ready_timeout_s=args.ready_timeout,
     )
     started = time.monotonic()
+    settings.log_dir = args.state_file.parent
+    console = _capture_lambda_output(settings.log_dir / "lambda.log", args.verbose)
     stack = LocalStack(settings)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     try:
-        print(f"starting the local stack (model {settings.model}) ...", flush=True)
+        print(f"starting the local stack (model {settings.model}) ...", file=console, flush=True)
         stack.start()
         state = {**stack.state(), "stateFile": str(args.state_file)}
         write_state(args.state_file, state)
         built = stack.web is not None and stack.web.built
-        print(_banner(state, time.monotonic() - started, built), flush=True)
+        print(_banner(state, time.monotonic() - started, built), file=console, flush=True)
         threading.Event().wait()
         return 0  # unreachable: the wait ends by a signal
     except _Stop as why:
-        print(f"\nstopping ({why}) ...", flush=True)
+        print(f"\nstopping ({why}) ...", file=console, flush=True)
         return 0
     except PortInUse as err:
         print(f"skinlesion up: {err}", file=sys.stderr)
@@ -142,6 +145,17 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         if args.state_file.is_file() and _owned_by_us(args.state_file):
             args.state_file.unlink()
+
+
+def _capture_lambda_output(path: Path, verbose: bool) -> TextIO:
+    """Send the in-process Lambda's stdout (Powertools JSON logs, EMF metrics) to a log file,
+    as CloudWatch Logs would hold them; returns the console stream for the stack's own lines.
+    Must run before the handler is imported: Powertools binds its handler to sys.stdout then."""
+    console = sys.stdout
+    if not verbose:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sys.stdout = open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
+    return console
 
 
 def _owned_by_us(path: Path) -> bool:
