@@ -1,0 +1,1 @@
+"""The CDK app's stack, its constructs and its typed configuration."""

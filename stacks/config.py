@@ -1,0 +1,308 @@
+"""The app's one typed configuration, built once from CDK context in `app.py`.
+
+Every knob a user can pass with `-c key=value` is read here and nowhere else;
+constructs receive the frozen dataclasses below. Values from the command line
+arrive as strings and values from `cdk.json` as JSON types, so each reader accepts
+both. A bad value fails synth with a message that names the knob and shows what to
+pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_REGION = "us-east-1"
+DEFAULT_BUNDLED_MODEL = REPO_ROOT / "models" / "default" / "model.tar.gz"
+DEFAULT_SITE_DIR = REPO_ROOT / "web" / "dist"
+
+ENDPOINT_TYPES = ("realtime", "serverless")
+MODEL_SOURCES = ("train", "bundled")
+# Serverless Inference allows 1024..6144 MB in 1 GB steps and 1..200 concurrent invocations.
+SERVERLESS_MEMORY_CHOICES = (1024, 2048, 3072, 4096, 5120, 6144)
+_S3_MODEL_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/(?:[^\s]+/)?[^/\s]+\.tar\.gz$")
+_S3_PREFIX_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/(?:[^\s]*/)?$")
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[0-9]*x?large$|^ml\.[a-z0-9]+\.(?:medium|small)$")
+_ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+
+class ConfigError(ValueError):
+    """A context value that cannot work; the message says what to pass instead."""
+
+
+def _fail(key: str, got: object, expected: str, example: str) -> ConfigError:
+    return ConfigError(f"context '{key}' {expected} (got {got!r}); pass e.g. `-c {key}={example}`")
+
+
+def parse_bool(key: str, value: Any, default: bool) -> bool:
+    """`true`/`false` (any case), 1/0, or a JSON boolean."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise _fail(key, value, "must be true or false", "true")
+
+
+def parse_int(key: str, value: Any, default: int, *, low: int, high: int) -> int:
+    """A whole number within [low, high]."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        raise _fail(key, value, f"must be a whole number from {low} to {high}", str(default))
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise _fail(key, value, f"must be a whole number from {low} to {high}", str(default)) from None
+    if not low <= number <= high:
+        raise _fail(key, value, f"must be from {low} to {high}", str(default))
+    return number
+
+
+def parse_float(key: str, value: Any, default: float, *, low: float, high: float) -> float:
+    """A number within [low, high]."""
+    if value is None:
+        return default
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise _fail(key, value, f"must be a number from {low} to {high}", str(default)) from None
+    if not low <= number <= high:
+        raise _fail(key, value, f"must be from {low} to {high}", str(default))
+    return number
+
+
+def parse_choice(key: str, value: Any, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`."""
+    if value is None:
+        return default
+    text = str(value).strip()
+    if text not in choices:
+        raise _fail(key, value, f"must be one of {', '.join(choices)}", choices[-1])
+    return text
+
+
+def parse_optional_str(value: Any) -> str | None:
+    """None for an absent or empty value, else the trimmed string."""
+    if value is None or str(value).strip() == "":
+        return None
+    return str(value).strip()
+
+
+def check_s3_model_uri(key: str, value: str) -> str:
+    """An `s3://bucket/…/model.tar.gz` URI (what SageMaker's ModelDataUrl takes)."""
+    if not _S3_MODEL_URI.match(value):
+        raise _fail(
+            key, value, "must be an S3 URI of a .tar.gz artifact", "s3://my-bucket/models/model.tar.gz"
+        )
+    return value
+
+
+def check_s3_prefix_uri(key: str, value: str) -> str:
+    """An `s3://bucket/prefix/` folder URI ending in a slash."""
+    if not _S3_PREFIX_URI.match(value):
+        raise _fail(key, value, "must be an S3 folder URI ending in '/'", "s3://my-bucket/isic/")
+    return value
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """The SageMaker endpoint: real-time (autoscaled) or serverless."""
+
+    name: str = "skin-lesion-classifier"
+    endpoint_type: str = "realtime"
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+    min_instances: int = 1
+    max_instances: int = 2
+    target_invocations_per_instance: int = 100
+    serverless_memory_mb: int = 2048
+    serverless_max_concurrency: int = 5
+
+    def __post_init__(self) -> None:
+        if not _ENDPOINT_NAME.match(self.name):
+            raise _fail("endpointName", self.name, "must be 1-63 letters, digits or hyphens", "skin-lesion")
+        parse_choice("endpointType", self.endpoint_type, "realtime", ENDPOINT_TYPES)
+        if not _INSTANCE_TYPE.match(self.instance_type):
+            raise _fail(
+                "instanceType", self.instance_type, "must be a SageMaker instance type", "ml.c5.xlarge"
+            )
+        if self.min_instances > self.max_instances:
+            raise ConfigError(
+                f"context 'minInstances' ({self.min_instances}) must not exceed 'maxInstances' "
+                f"({self.max_instances}); pass e.g. `-c minInstances=1 -c maxInstances={self.max_instances}`"
+            )
+        if not self.min_instances <= self.instance_count <= self.max_instances:
+            raise ConfigError(
+                f"context 'instanceCount' ({self.instance_count}) must lie within minInstances.."
+                f"maxInstances ({self.min_instances}..{self.max_instances}); "
+                f"pass e.g. `-c instanceCount={self.min_instances}`"
+            )
+        if self.serverless_memory_mb not in SERVERLESS_MEMORY_CHOICES:
+            raise _fail(
+                "serverlessMemoryMb", self.serverless_memory_mb, "must be 1024..6144 in steps of 1024", "2048"
+            )
+
+    @property
+    def serverless(self) -> bool:
+        return self.endpoint_type == "serverless"
+
+    @property
+    def instance_family(self) -> str:
+        """`ml.m5d.large` -> `m5d`."""
+        return self.instance_type.split(".")[1]
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """API Gateway stage throttling (requests per second, burst)."""
+
+    throttle_rate_limit: float = 10.0
+    throttle_burst_limit: int = 20
+
+    def __post_init__(self) -> None:
+        if self.throttle_burst_limit < 1 or self.throttle_rate_limit <= 0:
+            raise _fail("throttleRateLimit", self.throttle_rate_limit, "and the burst must be positive", "10")
+
+
+@dataclass(frozen=True)
+class ModelSourceSettings:
+    """Where the served model comes from: an existing artifact, the bundled one, or training."""
+
+    source: str = "bundled"
+    model_data_url: str | None = None
+    bundled_path: Path = DEFAULT_BUNDLED_MODEL
+
+    def __post_init__(self) -> None:
+        parse_choice("model", self.source, "bundled", MODEL_SOURCES)
+        if self.model_data_url is not None:
+            check_s3_model_uri("modelDataUrl", self.model_data_url)
+
+    @property
+    def kind(self) -> str:
+        """`existing` when a modelDataUrl is given (it wins), else `bundled` or `train`."""
+        return "existing" if self.model_data_url else self.source
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Knobs of the training pipeline (issue 7); only read when the model source is `train`."""
+
+    instance_type: str = "ml.p3.2xlarge"
+    instance_count: int = 1
+    max_runtime_hours: float = 4.0
+    use_spot: bool = False
+    dataset_limit: int | None = None
+    dataset_uri: str | None = None
+    min_auc: float = 0.80
+    epochs: int = 10
+
+    def __post_init__(self) -> None:
+        if not _INSTANCE_TYPE.match(self.instance_type):
+            raise _fail(
+                "trainingInstanceType",
+                self.instance_type,
+                "must be a SageMaker instance type",
+                "ml.p3.2xlarge",
+            )
+        if self.dataset_uri is not None:
+            check_s3_prefix_uri("datasetUri", self.dataset_uri)
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Everything the stack needs, validated; built by `AppConfig.from_context`."""
+
+    region: str = DEFAULT_REGION
+    account: str | None = None
+    stack_id: str = "SkinLesion"
+    retain_data: bool = False
+    self_sign_up: bool = False
+    site_dir: Path = DEFAULT_SITE_DIR
+    endpoint: EndpointSettings = field(default_factory=EndpointSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    model: ModelSourceSettings = field(default_factory=ModelSourceSettings)
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+
+    def __post_init__(self) -> None:
+        if not _REGION.match(self.region):
+            raise _fail("region", self.region, "must be an AWS region name", "eu-west-1")
+
+    @classmethod
+    def from_context(cls, get: Callable[[str], Any], environ: Mapping[str, str]) -> AppConfig:
+        """Build from `app.node.try_get_context` and the CLI's CDK_DEFAULT_* variables."""
+        return cls(
+            region=parse_optional_str(get("region")) or environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION,
+            account=environ.get("CDK_DEFAULT_ACCOUNT") or None,
+            stack_id=parse_optional_str(get("stackName")) or "SkinLesion",
+            retain_data=parse_bool("retainData", get("retainData"), False),
+            self_sign_up=parse_bool("selfSignUp", get("selfSignUp"), False),
+            site_dir=_path(get("siteDir"), DEFAULT_SITE_DIR),
+            endpoint=_endpoint_from(get),
+            api=ApiSettings(
+                throttle_rate_limit=parse_float(
+                    "throttleRateLimit", get("throttleRateLimit"), 10.0, low=1, high=10000
+                ),
+                throttle_burst_limit=parse_int(
+                    "throttleBurstLimit", get("throttleBurstLimit"), 20, low=1, high=5000
+                ),
+            ),
+            model=ModelSourceSettings(
+                source=parse_choice("model", get("model"), "bundled", MODEL_SOURCES),
+                model_data_url=parse_optional_str(get("modelDataUrl")),
+                bundled_path=_path(get("bundledModelPath"), DEFAULT_BUNDLED_MODEL),
+            ),
+            training=_training_from(get),
+        )
+
+
+def _path(value: Any, default: Path) -> Path:
+    text = parse_optional_str(value)
+    if text is None:
+        return default
+    path = Path(text)
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def _endpoint_from(get: Callable[[str], Any]) -> EndpointSettings:
+    count = parse_int("instanceCount", get("instanceCount"), 1, low=1, high=100)
+    return EndpointSettings(
+        name=parse_optional_str(get("endpointName")) or EndpointSettings.name,
+        endpoint_type=parse_choice("endpointType", get("endpointType"), "realtime", ENDPOINT_TYPES),
+        instance_type=parse_optional_str(get("instanceType")) or EndpointSettings.instance_type,
+        instance_count=count,
+        min_instances=parse_int("minInstances", get("minInstances"), count, low=1, high=100),
+        max_instances=parse_int("maxInstances", get("maxInstances"), max(2, count), low=1, high=100),
+        target_invocations_per_instance=parse_int(
+            "targetInvocationsPerInstance", get("targetInvocationsPerInstance"), 100, low=1, high=100000
+        ),
+        serverless_memory_mb=parse_int(
+            "serverlessMemoryMb", get("serverlessMemoryMb"), 2048, low=1024, high=6144
+        ),
+        serverless_max_concurrency=parse_int(
+            "serverlessMaxConcurrency", get("serverlessMaxConcurrency"), 5, low=1, high=200
+        ),
+    )
+
+
+def _training_from(get: Callable[[str], Any]) -> TrainingSettings:
+    limit = get("datasetLimit")
+    return TrainingSettings(
+        instance_type=parse_optional_str(get("trainingInstanceType")) or TrainingSettings.instance_type,
+        instance_count=parse_int("trainingInstanceCount", get("trainingInstanceCount"), 1, low=1, high=16),
+        max_runtime_hours=parse_float("trainingMaxHours", get("trainingMaxHours"), 4.0, low=0.1, high=12.0),
+        use_spot=parse_bool("trainingSpot", get("trainingSpot"), False),
+        dataset_limit=None if limit is None else parse_int("datasetLimit", limit, 0, low=10, high=1_000_000),
+        dataset_uri=parse_optional_str(get("datasetUri")),
+        min_auc=parse_float("minAuc", get("minAuc"), 0.80, low=0.5, high=1.0),
+        epochs=parse_int("epochs", get("epochs"), 10, low=1, high=500),
+    )

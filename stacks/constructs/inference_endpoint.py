@@ -1,0 +1,190 @@
+"""The SageMaker endpoint: TF Serving model, endpoint config (real-time or serverless), endpoint."""
+
+from __future__ import annotations
+
+import re
+
+from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from stacks.config import EndpointSettings
+from stacks.constructs.model_source import ModelArtifact
+from stacks.constructs.sagemaker_image import inference_image_uri
+from stacks.nag import acknowledge
+
+VARIANT_NAME = "AllTraffic"
+# Families whose instances carry NVMe instance storage even without a "d" in their name.
+_NVME_FAMILIES = frozenset({"g5", "g6", "g6e", "gr6", "p5", "p5e", "p5en", "trn1", "trn1n", "trn2", "inf1"})
+
+
+def has_instance_storage(instance_type: str) -> bool:
+    """True for instance types with local NVMe storage (m5d, c5d, g4dn, p3dn, g5…).
+
+    SageMaker encrypts those volumes in hardware and rejects a KmsKeyId on the
+    endpoint config for them ("CreateEndpointConfig fails"), so the key is left off.
+    """
+    family = instance_type.split(".")[1]
+    match = re.match(r"^[a-z]+\d+([a-z]*)$", family)
+    return family in _NVME_FAMILIES or bool(match and "d" in match.group(1))
+
+
+class InferenceEndpoint(Construct):
+    """One stable endpoint name; Model and EndpointConfig get generated names.
+
+    A new artifact replaces the Model and the EndpointConfig, and CloudFormation
+    updates the same endpoint to the new config: a blue/green roll with no
+    downtime and no name for the client to change.
+    """
+
+    def __init__(
+        self, scope: Construct, id_: str, *, model: ModelArtifact, settings: EndpointSettings, region: str
+    ) -> None:
+        super().__init__(scope, id_)
+        self.settings = settings
+        self.role = self._execution_role(settings, region)
+        model.grant_read(self.role)
+        self.model = sagemaker.CfnModel(
+            self,
+            "Model",
+            execution_role_arn=self.role.role_arn,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=inference_image_uri(region=region, settings=settings),
+                model_data_url=model.url,
+                mode="SingleModel",
+            ),
+        )
+        # SageMaker checks it can read the artifact when the Model is created: policy first.
+        self.model.node.add_dependency(self.role)
+        self.key = (
+            None if settings.serverless or has_instance_storage(settings.instance_type) else self._key()
+        )
+        self.endpoint_config = self._endpoint_config()
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=settings.name,
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+        )
+        self.endpoint_name = self.endpoint.attr_endpoint_name
+        if not settings.serverless:
+            self.scalable_target = self._autoscaling()
+
+    @property
+    def endpoint_arn(self) -> str:
+        # Ref of AWS::SageMaker::Endpoint is its ARN.
+        return self.endpoint.ref
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """sagemaker:InvokeEndpoint on this endpoint only."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sagemaker:InvokeEndpoint"], resource_arns=[self.endpoint_arn]
+        )
+
+    def _execution_role(self, settings: EndpointSettings, region: str) -> iam.Role:
+        role = iam.Role(self, "ExecutionRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+        image = inference_image_uri(region=region, settings=settings)
+        registry_account = image.split(".", 1)[0]
+        repository = image.split("/", 1)[1].split(":", 1)[0]
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchGetImage",
+                ],
+                resources=[f"arn:{Aws.PARTITION}:ecr:{region}:{registry_account}:repository/{repository}"],
+            )
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        log_group_name = f"/aws/sagemaker/Endpoints/{settings.name}"
+        log_group = f"arn:{Aws.PARTITION}:logs:{region}:{Aws.ACCOUNT_ID}:log-group:{log_group_name}"
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group, f"{log_group}:log-stream:*"],
+            )
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken has no resource-level permissions; the image pull itself is "
+            "scoped to the one AWS Deep Learning Container repository.",
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{log_group}:log-stream:*]".replace(
+                Aws.PARTITION, "<AWS::Partition>"
+            ).replace(Aws.ACCOUNT_ID, "<AWS::AccountId>"),
+            "Log stream names are chosen by SageMaker per instance; scoped to this endpoint's log group.",
+        )
+        return role
+
+    def _key(self) -> kms.Key:
+        key = kms.Key(
+            self,
+            "VolumeKey",
+            description="Encrypts the ML storage volumes of the skin-lesion endpoint",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # No grant to the execution role: SageMaker uses the key through grants it creates with
+        # the credentials of whoever calls CreateEndpoint (CloudFormation), which the default
+        # key policy (account principal) lets IAM allow.
+        return key
+
+    def _endpoint_config(self) -> sagemaker.CfnEndpointConfig:
+        s = self.settings
+        if s.serverless:
+            variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name=VARIANT_NAME,
+                model_name=self.model.attr_model_name,
+                serverless_config=sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
+                    max_concurrency=s.serverless_max_concurrency, memory_size_in_mb=s.serverless_memory_mb
+                ),
+            )
+        else:
+            variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name=VARIANT_NAME,
+                model_name=self.model.attr_model_name,
+                initial_instance_count=s.instance_count,
+                instance_type=s.instance_type,
+                initial_variant_weight=1.0,
+            )
+        config = sagemaker.CfnEndpointConfig(
+            self,
+            "Config",
+            production_variants=[variant],
+            kms_key_id=self.key.key_arn if self.key else None,
+        )
+        if self.key is None:
+            reason = (
+                "Serverless Inference manages its own storage and takes no volume key."
+                if s.serverless
+                else f"{s.instance_type} has NVMe instance storage, encrypted in hardware; "
+                "SageMaker rejects a KmsKeyId for it."
+            )
+            acknowledge(config, "HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured", reason)
+        return config
+
+    def _autoscaling(self) -> appscaling.ScalableTarget:
+        s = self.settings
+        target = appscaling.ScalableTarget(
+            self,
+            "ScalableTarget",
+            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"endpoint/{s.name}/variant/{VARIANT_NAME}",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            min_capacity=s.min_instances,
+            max_capacity=s.max_instances,
+        )
+        target.node.add_dependency(self.endpoint)
+        target.scale_to_track_metric(
+            "InvocationsPerInstance",
+            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+            target_value=s.target_invocations_per_instance,
+        )
+        return target

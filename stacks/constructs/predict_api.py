@@ -1,0 +1,178 @@
+"""The predict API: the invoke Lambda behind an API Gateway REST API with a Cognito authorizer."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration, Fn, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.bundling import LAMBDA_RUNTIME, python_lambda_code
+from stacks.config import REPO_ROOT, ApiSettings
+from stacks.constructs.api_responses import add_gateway_responses, json_access_log_format
+from stacks.contract import contract
+from stacks.nag import LAMBDA_BASIC_EXECUTION, acknowledge
+
+PACKAGE_DIR = REPO_ROOT / "lambda_src" / "predict_api"
+HANDLER = "predict_api.app.handler"
+STAGE_NAME = "prod"
+# (route, method, needs a token); the Lambda's own router serves each one.
+ROUTES = (
+    (contract.ROUTE_PREDICT, "POST", True),
+    (contract.ROUTE_MODEL, "GET", True),
+    (contract.ROUTE_HEALTH, "GET", False),
+    (contract.ROUTE_OPENAPI, "GET", False),
+)
+
+
+class PredictApi(Construct):
+    """REST API (binary image bodies) -> one Powertools Lambda -> the SageMaker endpoint.
+
+    The Lambda's timeout stays below the API's integration timeout (both from the
+    contract), so a slow model yields the Lambda's JSON 504, never the gateway's.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        user_pool: cognito.IUserPool,
+        endpoint_name: str,
+        model_metadata_uri: str,
+        allowed_origin: str,
+        settings: ApiSettings,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.function = self._function(endpoint_name, model_metadata_uri, allowed_origin)
+        self.api = self._rest_api(allowed_origin, settings)
+        add_gateway_responses(self.api, allowed_origin)
+        authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[user_pool])
+        validator = self.api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        integration = apigw.LambdaIntegration(
+            self.function, proxy=True, timeout=Duration.seconds(contract.API_INTEGRATION_TIMEOUT_S)
+        )
+        for path, verb, protected in ROUTES:
+            resource = self.api.root.resource_for_path(path)
+            method = resource.add_method(
+                verb,
+                integration,
+                request_validator=validator,
+                authorizer=authorizer if protected else None,
+                authorization_type=apigw.AuthorizationType.COGNITO
+                if protected
+                else apigw.AuthorizationType.NONE,
+            )
+            if not protected:
+                reason = f"{verb} {path} is public by design (DESIGN.md): probes and API docs need no token."
+                acknowledge(method, "AwsSolutions-APIG4", reason)
+                acknowledge(method, "AwsSolutions-COG4", reason)
+        # Without a trailing slash, so clients append "/predict" etc. directly.
+        self.url = Fn.join(
+            "",
+            [
+                "https://",
+                self.api.rest_api_id,
+                ".execute-api.",
+                Aws.REGION,
+                ".",
+                Aws.URL_SUFFIX,
+                "/",
+                STAGE_NAME,
+            ],
+        )
+
+    def _function(self, endpoint_name: str, metadata_uri: str, allowed_origin: str) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self, "FunctionLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+        )
+        function = lambda_.Function(
+            self,
+            "Function",
+            runtime=LAMBDA_RUNTIME,
+            architecture=lambda_.Architecture.X86_64,  # the bundle holds manylinux x86_64 wheels
+            code=python_lambda_code(PACKAGE_DIR),
+            handler=HANDLER,
+            timeout=Duration.seconds(contract.LAMBDA_TIMEOUT_S),
+            memory_size=1024,  # image decoding (Pillow); more memory also means more CPU
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            environment={
+                contract.ENV_ENDPOINT_NAME: endpoint_name,
+                contract.ENV_MODEL_METADATA_URI: metadata_uri,
+                contract.ENV_ALLOWED_ORIGIN: allowed_origin,
+                "POWERTOOLS_SERVICE_NAME": "skin-lesion-api",
+                "POWERTOOLS_METRICS_NAMESPACE": "SkinLesion",
+            },
+        )
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            "Python 3.12 is the runtime the bundle's wheels are built for (--python-version 3.12).",
+        )
+        acknowledge(
+            function,
+            f"AwsSolutions-IAM4[{LAMBDA_BASIC_EXECUTION}]",
+            "The predict Lambda's role: the basic execution policy only lets it write its own logs.",
+        )
+        acknowledge(
+            function,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions.",
+        )
+        return function
+
+    def _rest_api(self, allowed_origin: str, settings: ApiSettings) -> apigw.RestApi:
+        access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        api = apigw.RestApi(
+            self,
+            "RestApi",
+            description="Skin-lesion classifier: POST an image to /predict with a Cognito ID token",
+            binary_media_types=list(contract.BINARY_MEDIA_TYPES),
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            # The account-level role API Gateway needs to write any logs; removed with the stack.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            default_cors_preflight_options=apigw.CorsOptions(
+                allow_origins=[allowed_origin],
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=Duration.hours(1),
+            ),
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE_NAME,
+                throttling_rate_limit=settings.throttle_rate_limit,
+                throttling_burst_limit=settings.throttle_burst_limit,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # would log request bodies: medical images
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=json_access_log_format(),
+            ),
+        )
+        # CDK's automatic "Endpoint" output has a trailing slash and a hashed key; the stack
+        # outputs ApiUrl instead.
+        api.node.try_remove_child("Endpoint")
+        acknowledge(
+            api.deployment_stage,
+            "AwsSolutions-APIG3",
+            "No WAF web ACL by default (a monthly cost); Cognito auth and stage throttling bound abuse.",
+        )
+        acknowledge(
+            api,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+            "API Gateway's account logging role: the AWS managed policy is the documented way to let "
+            "API Gateway write access and execution logs.",
+        )
+        return api

@@ -1,0 +1,149 @@
+"""The web page: a private S3 bucket behind CloudFront, and its deploy-time `config.json`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from constructs import Construct
+
+from stacks.constructs.storage import secure_bucket_props
+from stacks.nag import acknowledge, acknowledge_bucket_deployment
+
+# The page talks only to its own origin, the API (execute-api) and Cognito's JSON API;
+# previews of the chosen image are data:/blob: URLs.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "connect-src 'self' https://*.amazonaws.com",
+        "img-src 'self' data: blob:",
+        "style-src 'self' 'unsafe-inline'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+class Website(Construct):
+    """CloudFront (HTTPS only, security headers, access logs) over a bucket only it can read.
+
+    Built in two steps because the API needs the site's origin for CORS and the
+    site's `config.json` needs the API's URL: the distribution first, then
+    `publish()` once the API exists.
+    """
+
+    def __init__(self, scope: Construct, id_: str, *, site_dir: Path, log_bucket: s3.IBucket) -> None:
+        super().__init__(scope, id_)
+        if not (site_dir / "index.html").is_file():
+            raise FileNotFoundError(
+                f"The web build is missing ({site_dir / 'index.html'}): run `make web-build` first, "
+                "or pass `-c siteDir=<folder with index.html>`."
+            )
+        self._site_dir = site_dir
+        # The site bucket holds only the build output: always removed with the stack.
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            server_access_logs_bucket=log_bucket,
+            server_access_logs_prefix="s3/site/",
+            **secure_bucket_props(retain=False),  # type: ignore[arg-type]
+        )
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment="Skin-lesion classifier web page",
+            default_root_object="index.html",
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=self._security_headers(),
+            ),
+            # A single-page app: unknown paths (403 from a private bucket) serve index.html.
+            error_responses=[
+                cloudfront.ErrorResponse(
+                    http_status=status,
+                    response_http_status=200,
+                    response_page_path="/index.html",
+                    ttl=Duration.seconds(0),
+                )
+                for status in (403, 404)
+            ],
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+            enable_logging=True,
+            log_bucket=log_bucket,
+            log_file_prefix="cloudfront/",
+        )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR1",
+            "No geo restriction: research users may sign in from any country; Cognito guards the API.",
+        )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR2",
+            "No WAF web ACL by default (a monthly cost); the site is static files and the API "
+            "is Cognito-protected.",
+        )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR4",
+            "The default *.cloudfront.net certificate fixes the TLS policy; a custom domain with an ACM "
+            "certificate (us-east-1) is needed to raise it, which a fresh account does not have.",
+        )
+        self.url = f"https://{self.distribution.distribution_domain_name}"
+
+    @property
+    def origin(self) -> str:
+        """The site's origin for CORS (`https://<id>.cloudfront.net`)."""
+        return self.url
+
+    def publish(self, *, config: dict[str, str]) -> s3deploy.BucketDeployment:
+        """Upload the web build plus `config.json` (values resolved at deploy time) and invalidate."""
+        deployment = s3deploy.BucketDeployment(
+            self,
+            "Deployment",
+            sources=[
+                s3deploy.Source.asset(str(self._site_dir)),
+                s3deploy.Source.json_data("config.json", config),
+            ],
+            destination_bucket=self.bucket,
+            distribution=self.distribution,
+            distribution_paths=["/*"],
+            # 128 MB copy Lambdas have been SIGKILLed on modest sites.
+            memory_limit=512,
+        )
+        acknowledge_bucket_deployment(deployment.handler_role, destination=self.bucket)
+        return deployment
+
+    def _security_headers(self) -> cloudfront.ResponseHeadersPolicy:
+        return cloudfront.ResponseHeadersPolicy(
+            self,
+            "SecurityHeaders",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.days(365), include_subdomains=True, override=True
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN,
+                    override=True,
+                ),
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=CONTENT_SECURITY_POLICY, override=True
+                ),
+                xss_protection=cloudfront.ResponseHeadersXSSProtection(
+                    protection=True, mode_block=True, override=True
+                ),
+            ),
+        )

@@ -1,0 +1,84 @@
+"""SkinLesionStack: the whole product in one stack, composed of one construct per capability."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from stacks.config import AppConfig
+from stacks.constructs.auth import Auth
+from stacks.constructs.inference_endpoint import InferenceEndpoint
+from stacks.constructs.model_source import ModelArtifact, bundled_model
+from stacks.constructs.predict_api import PredictApi
+from stacks.constructs.storage import Storage
+from stacks.constructs.website import Website
+from stacks.nag import acknowledge_cdk_singletons
+
+# Output keys the CLI reads (`aws cloudformation describe-stacks` / `cdk deploy --outputs-file`).
+OUTPUT_KEYS = ("WebUrl", "ApiUrl", "UserPoolId", "UserPoolClientId", "EndpointName", "Region")
+
+
+class SkinLesionStack(Stack):
+    """Storage, model, endpoint, sign-in, API and web page, wired with grants."""
+
+    def __init__(self, scope: Construct, id_: str, *, config: AppConfig, **kwargs: Any) -> None:
+        super().__init__(
+            scope, id_, description="Serverless skin-lesion classifier (SageMaker + API + web)", **kwargs
+        )
+        storage = Storage(self, "Storage", retain=config.retain_data)
+        model = self._model_artifact(config)
+        endpoint = InferenceEndpoint(
+            self, "Inference", model=model, settings=config.endpoint, region=self.region
+        )
+        auth = Auth(self, "Auth", self_sign_up=config.self_sign_up)
+        site = Website(self, "Website", site_dir=config.site_dir, log_bucket=storage.access_log_bucket)
+        api = PredictApi(
+            self,
+            "Api",
+            user_pool=auth.user_pool,
+            endpoint_name=endpoint.endpoint_name,
+            model_metadata_uri=model.metadata_uri,
+            allowed_origin=site.origin,
+            settings=config.api,
+        )
+        endpoint.grant_invoke(api.function)
+        model.grant_read(api.function)  # the Lambda reads metadata.json from the artifact
+        site.publish(
+            config={
+                "apiUrl": api.url,
+                "region": self.region,
+                "userPoolId": auth.user_pool.user_pool_id,
+                "userPoolClientId": auth.user_pool_client.user_pool_client_id,
+                "mode": "aws",
+            }
+        )
+        self.storage, self.endpoint, self.auth, self.api, self.site = storage, endpoint, auth, api, site
+        self._outputs()
+        acknowledge_cdk_singletons(self)
+
+    def _model_artifact(self, config: AppConfig) -> ModelArtifact:
+        """The one model seam: an existing S3 artifact, the bundled one, or (issue 7) training."""
+        source = config.model
+        if source.kind == "existing":
+            assert source.model_data_url is not None  # kind "existing" guarantees it
+            return ModelArtifact.from_s3_url(source.model_data_url)
+        if source.kind == "bundled":
+            return bundled_model(self, "BundledModel", path=source.bundled_path)
+        raise ValueError(
+            "-c model=train: the training pipeline is not part of this build yet; "
+            "pass `-c model=bundled` or `-c modelDataUrl=s3://<bucket>/<key>/model.tar.gz`."
+        )
+
+    def _outputs(self) -> None:
+        values = {
+            "WebUrl": self.site.url,
+            "ApiUrl": self.api.url,
+            "UserPoolId": self.auth.user_pool.user_pool_id,
+            "UserPoolClientId": self.auth.user_pool_client.user_pool_client_id,
+            "EndpointName": self.endpoint.endpoint_name,
+            "Region": self.region,
+        }
+        for key in OUTPUT_KEYS:
+            CfnOutput(self, key, value=values[key])
