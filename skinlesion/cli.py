@@ -62,9 +62,8 @@ def _add_predict(p: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--stack-file",
         type=Path,
-        default=targets.DEFAULT_STACK_FILE,
         metavar="PATH",
-        help="the local stack's stack.json (default: %(default)s)",
+        help="the local stack's stack.json (default: .local/stack.json here, else in the repository)",
     )
     p.add_argument("--api", metavar="URL", help="API base URL (overrides the stack's)")
     p.add_argument("--region", help="AWS region of the stack and its Cognito user pool")
@@ -117,10 +116,11 @@ def _predict(a: argparse.Namespace) -> int:
     try:
         if a.stack:
             target = targets.from_cloudformation(a.stack, a.region)
-        elif a.api and not a.stack_file.exists():
-            target = targets.Target(api_url=None)
         else:
-            target = targets.from_stack_file(a.stack_file)
+            stack_file = a.stack_file or targets.default_stack_file(REPO_ROOT)
+            # With --api alone there may be no local stack at all: flags then say everything.
+            use_flags = a.api and a.stack_file is None and not stack_file.exists()
+            target = targets.Target(api_url=None) if use_flags else targets.from_stack_file(stack_file)
         target = target.with_overrides(
             api_url=a.api, client_id=a.client_id, region=a.region, cognito_endpoint=a.cognito_endpoint
         )

@@ -56,7 +56,8 @@ class ApiError(Exception):
         code: str | None = None,
         request_id: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(f"HTTP {status}: {message}" if status is not None else message)
+        self.detail = message  # the API's own words, without the status
         self.status = status
         self.code = code
         self.request_id = request_id
@@ -211,7 +212,7 @@ def _api_error(response: requests.Response, body: Any) -> ApiError:
         request_id = body.get("requestId")
     if not message:
         message = (response.text or response.reason or "no details").strip().splitlines()[0][:200]
-    return ApiError(f"HTTP {status}: {message}", status=status, code=code, request_id=request_id)
+    return ApiError(message, status=status, code=code, request_id=request_id)
 
 
 def _retrying_session() -> requests.Session:

@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -38,7 +38,6 @@ class Outcome:
     status: int | None = None
     request_id: str | None = None
     downscaled: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -93,7 +92,7 @@ class Classifier:
             return Outcome(
                 name,
                 error_code=exc.code or ("unreachable" if exc.status is None else "http_error"),
-                error_message=str(exc),
+                error_message=exc.detail,
                 status=exc.status,
                 request_id=exc.request_id,
                 downscaled=image.downscaled,
@@ -190,7 +189,8 @@ def format_table(outcomes: Iterable[Outcome]) -> str:
                 )
             )
         else:
-            rows.append((name, "ERROR", str(o.error_message), ""))
+            status = f"HTTP {o.status}: " if o.status is not None else ""
+            rows.append((name, "ERROR", f"{status}{o.error_message}", ""))
     header = ("FILE", "LABEL", "MALIGNANT", "BENIGN")
     width = max([len(header[0])] + [len(r[0]) for r in rows])
     lines = [f"{header[0]:<{width}}  {header[1]:<9}  {header[2]:>9}  {header[3]:>7}"]

@@ -66,6 +66,12 @@ class Target:
         )
 
 
+def default_stack_file(repo_root: Path) -> Path:
+    """.local/stack.json in the working folder if there is one, else the repository's (where `up` writes)."""
+    here = DEFAULT_STACK_FILE
+    return here if here.exists() else repo_root / DEFAULT_STACK_FILE
+
+
 def region_of_user_pool(user_pool_id: str | None) -> str | None:
     """User pool ids start with their region: `us-east-1_AbC123` -> `us-east-1`."""
     match = _POOL_REGION.match(user_pool_id or "")

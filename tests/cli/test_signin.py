@@ -168,8 +168,8 @@ def test_cli_unreachable_cognito_prints_one_line(tmp_path, capsys) -> None:
 
 
 def test_cli_without_any_stack_or_client_says_what_to_pass(tmp_path, monkeypatch, capsys) -> None:
-    monkeypatch.chdir(tmp_path)  # no .local/stack.json here
-    code = cli.main(["predict", "x.jpg"])
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["predict", "x.jpg", "--stack-file", str(tmp_path / "none" / "stack.json")])
     err = capsys.readouterr().err
     assert code == 2
     assert "skinlesion up" in err and "--stack" in err

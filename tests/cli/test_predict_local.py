@@ -1,0 +1,160 @@
+"""`skinlesion predict` end to end against the running local stack (real sign-in, gateway, Lambda, model)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from skinlesion import cli
+from skinlesion.client import CognitoClient
+from skinlesion.tokens import CachedTokens, TokenCache, cache_key
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED_SAMPLES = sorted((REPO / "tests" / "data").glob("*.jpg"))[:3]
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> list[Path]:
+    """Real lesion photos shipped in tests/data when present, plus a generated PNG and WebP."""
+    made = []
+    for fmt, colour in (("PNG", (190, 120, 100)), ("WEBP", (110, 70, 50))):
+        path = tmp_path / f"generated.{fmt.lower()}"
+        Image.new("RGB", (320, 240), colour).save(path, format=fmt)
+        made.append(path)
+    if not SHIPPED_SAMPLES:
+        path = tmp_path / "generated.jpg"
+        Image.new("RGB", (300, 300), (160, 100, 80)).save(path, format="JPEG")
+        made.append(path)
+    return [*SHIPPED_SAMPLES, *made]
+
+
+@pytest.fixture
+def bad_files(tmp_path: Path) -> list[Path]:
+    text = tmp_path / "notes.jpg"
+    text.write_text("clinic notes, not an image\n")
+    return [text, tmp_path / "missing.jpg"]
+
+
+def _rows(out: str) -> dict[str, str]:
+    lines = out.splitlines()
+    assert lines[0].split() == ["FILE", "LABEL", "MALIGNANT", "BENIGN"]
+    return {line.split()[0]: line for line in lines[1:]}
+
+
+def test_table_classifies_images_and_reports_bad_files(images, bad_files, stack_file, capsys) -> None:
+    files = [str(p) for p in images + bad_files]
+    code = cli.main(["predict", *files, "--stack-file", str(stack_file), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 1  # some files failed
+    rows = _rows(out)
+    assert list(rows) == files  # input order
+    for image in images:
+        name, label, malignant, _, benign, _ = rows[str(image)].split()
+        assert label in ("benign", "malignant")
+        assert float(malignant) + float(benign) == pytest.approx(100.0, abs=0.11)
+    assert "ERROR      HTTP 400: " in rows[str(bad_files[0])]
+    assert rows[str(bad_files[1])].split(None, 2)[1:] == ["ERROR", "no such file"]
+    assert f"{len(images)} of {len(files)} classified, 2 failed" in err
+    assert "Traceback" not in err
+
+
+def test_json_lines_carry_the_api_answer_or_the_error(
+    images, bad_files, stack_file, cli_stack, capsys
+) -> None:
+    files = [str(p) for p in images + bad_files]
+    code = cli.main(["predict", *files, "--stack-file", str(stack_file), "--json"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1
+    assert [line["file"] for line in lines] == files
+    for ok in lines[: len(images)]:
+        assert ok["ok"] is True and ok["label"] in ("benign", "malignant")
+        assert sum(ok["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+        assert ok["label"] == (
+            "malignant" if ok["probabilities"]["malignant"] >= ok["threshold"] else "benign"
+        )
+        assert ok["model"]["version"] == cli_stack["modelVersion"] and ok["requestId"]
+    text, missing = lines[-2:]
+    assert (text["ok"], text["status"], text["error"]["code"]) == (False, 400, "bad_request")
+    assert text["requestId"]
+    assert (missing["ok"], missing["status"], missing["error"]) == (
+        False,
+        None,
+        {"code": "file_error", "message": "no such file"},
+    )
+
+
+def test_console_script_exits_zero_when_every_file_is_classified(images, stack_file, token_cache_dir) -> None:
+    script = Path(sys.executable).with_name("skinlesion")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "skinlesion.cli"]
+    env = {**os.environ, "SKINLESION_CACHE_DIR": str(token_cache_dir)}
+    done = subprocess.run(
+        [*command, "predict", *map(str, images), "--stack-file", str(stack_file)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(_rows(done.stdout)) == len(images)
+    assert done.stderr.endswith("Research use only: not a diagnosis.\n")
+
+
+def test_image_too_large_for_the_api_is_downscaled_and_classified(tmp_path, stack_file, capsys) -> None:
+    path = tmp_path / "camera.png"
+    Image.frombytes("RGB", (1400, 1100), os.urandom(1400 * 1100 * 3)).save(path, format="PNG")
+    assert path.stat().st_size > 4_400_000
+    assert cli.main(["predict", str(path), "--stack-file", str(stack_file), "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["ok"] and line["downscaled"] is True
+
+
+def test_revoked_cached_token_is_replaced_by_a_fresh_sign_in(images, stack_file, cli_stack, capsys) -> None:
+    key = cache_key(cli_stack["cognitoEndpoint"], cli_stack["userPoolClientId"], cli_stack["username"])
+    TokenCache().put(key, CachedTokens(id_token="revoked.token.value", expires_at=time.time() + 3600))
+    assert cli.main(["predict", str(images[0]), "--stack-file", str(stack_file)]) == 0
+    assert TokenCache().get(key).id_token != "revoked.token.value"
+
+
+def test_wrong_password_is_one_line(images, stack_file, cli_stack, capsys) -> None:
+    code = cli.main(
+        [
+            "predict",
+            str(images[0]),
+            "--stack-file",
+            str(stack_file),
+            "--no-cache",
+            "--username",
+            cli_stack["username"],
+            "--password",
+            "not-the-password",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert (code, out) == (3, "")
+    assert err == "skinlesion: sign-in failed: incorrect username or password\n"
+
+
+def test_token_flag_is_used_as_is(images, stack_file, cli_stack, capsys) -> None:
+    token = (
+        CognitoClient(cli_stack["cognitoEndpoint"], cli_stack["userPoolClientId"])
+        .sign_in(cli_stack["username"], cli_stack["password"])
+        .id_token
+    )
+    assert cli.main(["predict", str(images[0]), "--api", cli_stack["apiUrl"], "--token", token]) == 0
+    capsys.readouterr()
+    # A bad token is the gateway's 401, reported per file; nothing is retried or cached.
+    assert (
+        cli.main(["predict", str(images[0]), "--api", cli_stack["apiUrl"], "--token", "bad", "--json"]) == 1
+    )
+    line = json.loads(capsys.readouterr().out)
+    assert (line["status"], line["error"]["code"]) == (401, "unauthorized")
+    assert not TokenCache().path.exists()
