@@ -1,0 +1,169 @@
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { beforeEach, describe, expect, it } from "vitest";
+import { saveSession, sessionFromTokens } from "../auth/session";
+import {
+  CONFIG,
+  cognitoError,
+  defaultHandlers,
+  fakeFetch,
+  imageFile,
+  installFakeCanvas,
+  json,
+  prediction,
+  tokens,
+} from "../test/fakes";
+import { App } from "./App";
+
+type Handlers = ReturnType<typeof defaultHandlers>;
+
+beforeEach(() => {
+  saveSession(sessionFromTokens(tokens("ana@example.org"), CONFIG.userPoolClientId));
+});
+
+/** Signed in, an image chosen with user.upload; returns the fake server and the user. */
+async function chooseImage(handlers: Partial<Handlers> = {}, file = imageFile()) {
+  installFakeCanvas({ width: 4032, height: 3024 });
+  const fake = fakeFetch({ ...defaultHandlers(), ...handlers } as Handlers);
+  const user = userEvent.setup();
+  render(<App />);
+  await user.upload(await screen.findByLabelText("Choose image"), file);
+  await screen.findByRole("img", { name: `Preview of ${file.name}` });
+  return { fake, user };
+}
+
+describe("Classifier upload", () => {
+  it("previews the downscaled image and enables the button", async () => {
+    await chooseImage();
+    expect(screen.getByText(/sent as 1024×768 JPEG/)).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Classify image" })).toBeEnabled();
+  });
+
+  it("sends the downscaled JPEG, not the original file", async () => {
+    const { fake, user } = await chooseImage();
+    await user.click(screen.getByRole("button", { name: "Classify image" }));
+    await screen.findByText(/^Result:/);
+    const [call] = fake.byRoute("POST /predict");
+    expect(new Headers(call?.init.headers).get("Content-Type")).toBe("image/jpeg");
+    expect(call?.init.body).toBeInstanceOf(Blob);
+    expect((call?.init.body as Blob).size).toBe("jpeg 1024x768".length);
+  });
+
+  it("accepts a dropped image", async () => {
+    installFakeCanvas();
+    fakeFetch(defaultHandlers());
+    render(<App />);
+    const zone = (await screen.findByText(/Drop a photo/)).closest("div") as HTMLElement;
+    fireEvent.drop(zone, { dataTransfer: { files: [imageFile("dropped.png", "image/png")] } });
+    expect(await screen.findByRole("img", { name: "Preview of dropped.png" })).toBeInTheDocument();
+  });
+
+  it("refuses a file that is not an image without calling the API", async () => {
+    installFakeCanvas();
+    const fake = fakeFetch(defaultHandlers());
+    const user = userEvent.setup({ applyAccept: false });
+    render(<App />);
+    await user.upload(await screen.findByLabelText("Choose image"), new File(["%PDF"], "report.pdf", { type: "application/pdf" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("This file is not a JPEG, PNG or WebP image.");
+    expect(screen.getByRole("button", { name: "Classify image" })).toBeDisabled();
+    expect(fake.byRoute("POST /predict")).toHaveLength(0);
+  });
+});
+
+describe("Classifier request", () => {
+  it("disables the button and shows progress while the request is in flight", async () => {
+    let answer: (response: Response) => void = () => undefined;
+    const { user } = await chooseImage({ "POST /predict": () => new Promise<Response>((resolve) => (answer = resolve)) });
+    await user.click(screen.getByRole("button", { name: "Classify image" }));
+    expect(screen.getByRole("button", { name: "Classify image" })).toBeDisabled();
+    expect(screen.getByRole("status")).toHaveTextContent("Classifying image…");
+    expect(screen.getByRole("button", { name: "Classify image" }).closest("form")).toHaveAttribute("aria-busy", "true");
+    answer(json(prediction()));
+    expect(await screen.findByText(/^Result:/)).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Classify image" })).toBeEnabled();
+    expect(screen.getByRole("status")).toHaveTextContent("");
+  });
+
+  it("shows both bars with percentages, the label at the threshold and the model version", async () => {
+    const malignant = prediction({ label: "malignant", probabilities: { benign: 0.394, malignant: 0.606 }, threshold: 0.35 });
+    const { user } = await chooseImage({ "POST /predict": () => json(malignant) });
+    await user.click(screen.getByRole("button", { name: "Classify image" }));
+    expect(await screen.findByText("Result: Malignant (threshold 0.35)")).toBeInTheDocument();
+    const malignantBar = screen.getByRole("meter", { name: "Malignant" });
+    expect(malignantBar).toHaveTextContent("60.6%");
+    expect(malignantBar).toHaveAttribute("aria-valuenow", "60.6");
+    expect(screen.getByRole("meter", { name: "Benign" })).toHaveTextContent("39.4%");
+    const result = screen.getByRole("region", { name: "Result" });
+    expect(within(result).getByText("2026-11-29T12-00-00Z-abc123")).toBeInTheDocument();
+  });
+
+  it("keeps this session's results as a history with thumbnails", async () => {
+    const { user } = await chooseImage();
+    await user.click(screen.getByRole("button", { name: "Classify image" }));
+    await screen.findByText(/^Result:/);
+    await user.upload(screen.getByLabelText("Choose image"), imageFile("second.jpg"));
+    await screen.findByRole("img", { name: "Preview of second.jpg" });
+    await user.click(screen.getByRole("button", { name: "Classify image" }));
+    await screen.findByText(/^Result:/);
+    const history = screen.getByRole("region", { name: "This session's results" });
+    const items = within(history).getAllByRole("listitem");
+    expect(items).toHaveLength(2);
+    expect(within(items[0] as HTMLElement).getByRole("img", { name: "Thumbnail of second.jpg" })).toBeInTheDocument();
+    expect(items[1]).toHaveTextContent("Benign");
+  });
+});
+
+describe("Classifier errors", () => {
+  it.each([
+    [400, "The image could not be read. It may be damaged; please try another photo."],
+    [413, "This image is too large to send. Please choose a smaller photo."],
+    [415, "This file is not a JPEG, PNG or WebP image."],
+    [422, "This image can't be classified: it is too small or has too many pixels. Please try another photo."],
+    [429, "Too many requests right now. Please wait a moment and try again."],
+    [503, "The model is not available at the moment. Please try again in a few minutes."],
+    [504, "The model took too long to answer. Please try again."],
+  ])("shows HTTP %i as a sentence in an alert", async (status, message) => {
+    const body = { error: { code: "x", message: "server detail" }, requestId: "req-9" };
+    const { user } = await chooseImage({ "POST /predict": () => json(body, status) });
+    await user.click(screen.getByRole("button", { name: "Classify image" }));
+    const alert = await screen.findByRole("alert");
+    expect(alert).toHaveTextContent(message);
+    expect(alert).toHaveTextContent("Details: server detail");
+    expect(alert).toHaveTextContent("Request ID: req-9");
+    expect(screen.getByRole("button", { name: "Classify image" })).toBeEnabled();
+  });
+
+  it("says when the network is down", async () => {
+    const { user } = await chooseImage({ "POST /predict": () => Promise.reject(new TypeError("Failed to fetch")) });
+    await user.click(screen.getByRole("button", { name: "Classify image" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      "Could not reach the server. Check your connection and try again.",
+    );
+  });
+
+  it("returns to sign-in when a 401 survives a token refresh", async () => {
+    const unauthorized = { error: { code: "unauthorized", message: "Sign in again" }, requestId: "r" };
+    const { fake, user } = await chooseImage({
+      "POST /predict": () => json(unauthorized, 401),
+      InitiateAuth: () => json({ AuthenticationResult: tokens("ana@example.org", 3600, "2") }),
+    });
+    await user.click(screen.getByRole("button", { name: "Classify image" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Your session has expired. Please sign in again.");
+    expect(screen.getByRole("button", { name: "Sign in" })).toBeInTheDocument();
+    expect(fake.byRoute("POST /predict")).toHaveLength(2); // retried once with the refreshed token
+    await waitFor(() => expect(fake.byRoute("GlobalSignOut")).toHaveLength(1));
+  });
+
+  it("returns to sign-in on load when the stored session can no longer be refreshed", async () => {
+    saveSession(sessionFromTokens(tokens("ana@example.org", 10), CONFIG.userPoolClientId));
+    const fake = fakeFetch({
+      ...defaultHandlers(),
+      InitiateAuth: () => cognitoError("NotAuthorizedException", "Refresh Token has expired"),
+    });
+    render(<App />);
+    expect(await screen.findByRole("alert")).toHaveTextContent("Your session has expired. Please sign in again.");
+    expect(screen.getByRole("button", { name: "Sign in" })).toBeInTheDocument();
+    expect(fake.byRoute("InitiateAuth")[0]?.body).toMatchObject({ AuthFlow: "REFRESH_TOKEN_AUTH" });
+    expect(fake.byRoute("GET /model")).toHaveLength(0);
+  });
+});
