@@ -41,7 +41,9 @@ def image_bytes(*, content_type: str | None, body: str | None, is_base64_encoded
     # JSON carries base64 too, so both shapes are first judged by their decoded size.
     encoded = is_base64_encoded or declared == contract.JSON_CONTENT_TYPE
     _precheck_size(_decoded_length(body) if encoded else len(body))
-    raw = _b64decode(body, what="body") if is_base64_encoded else body.encode("utf-8", "surrogateescape")
+    # surrogatepass: a text body may hold lone surrogates ("\ud800" in the event's JSON); they
+    # must become bytes that fail validation (400), not a UnicodeEncodeError (500).
+    raw = _b64decode(body, what="body") if is_base64_encoded else body.encode("utf-8", "surrogatepass")
     if declared == contract.JSON_CONTENT_TYPE:
         raw = _image_from_json(raw)
     if not raw:

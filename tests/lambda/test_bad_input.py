@@ -79,6 +79,8 @@ CASES = {
         "payload_too_large",
         "limit",
     ),
+    "surrogate_in_json": ('{"image": "\ud800"}', "application/json", False, 400, "bad_request", "base64"),
+    "lone_surrogate_as_image": ("\ud800", "image/jpeg", False, 400, "bad_request", "not a JPEG"),
     "webp_corrupt": (imagegen.webp()[:40], "image/webp", True, 400, "bad_request", "WebP"),
 }
 
