@@ -1,9 +1,12 @@
-"""Fixtures for the CLI tests: an isolated token cache and an in-process moto Cognito."""
+"""Fixtures for the CLI tests: an isolated token cache, an in-process moto Cognito, a stack file.
+
+The running local stack comes from tests/conftest.py's `local_stack` (SKINLESION_STACK_JSON
+points it at a stack already started by hand).
+"""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,27 +81,11 @@ def moto_idp(moto_cognito: Cognito):
 
 
 @pytest.fixture(scope="session")
-def cli_stack(request: pytest.FixtureRequest) -> dict:
-    """The running local stack's stack.json: the suite's `local_stack`, or an already running one.
-
-    SKINLESION_TEST_STACK_JSON=<path> points the CLI tests at a stack started by hand
-    (`skinlesion up --state-file …`), which saves a start-up while developing.
-    """
-    given = os.environ.get("SKINLESION_TEST_STACK_JSON")
-    if given:
-        return {**json.loads(Path(given).read_text()), "stateFile": given}
-    try:
-        return request.getfixturevalue("local_stack")
-    except pytest.FixtureLookupError:
-        pytest.skip("no local stack: tests/conftest.py's local_stack fixture is not available")
-
-
-@pytest.fixture(scope="session")
-def stack_file(cli_stack: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def stack_file(local_stack: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A stack.json for `--stack-file` (the fixture's own file when it names one)."""
-    named = cli_stack.get("stateFile")
+    named = local_stack.get("stateFile")
     if named and Path(named).is_file():
         return Path(named)
     path = tmp_path_factory.mktemp("stack") / "stack.json"
-    path.write_text(json.dumps(cli_stack))
+    path.write_text(json.dumps(local_stack))
     return path

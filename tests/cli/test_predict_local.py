@@ -67,7 +67,7 @@ def test_table_classifies_images_and_reports_bad_files(images, bad_files, stack_
 
 
 def test_json_lines_carry_the_api_answer_or_the_error(
-    images, bad_files, stack_file, cli_stack, capsys
+    images, bad_files, stack_file, local_stack, capsys
 ) -> None:
     files = [str(p) for p in images + bad_files]
     code = cli.main(["predict", *files, "--stack-file", str(stack_file), "--json"])
@@ -80,7 +80,7 @@ def test_json_lines_carry_the_api_answer_or_the_error(
         assert ok["label"] == (
             "malignant" if ok["probabilities"]["malignant"] >= ok["threshold"] else "benign"
         )
-        assert ok["model"]["version"] == cli_stack["modelVersion"] and ok["requestId"]
+        assert ok["model"]["version"] == local_stack["modelVersion"] and ok["requestId"]
     text, missing = lines[-2:]
     assert (text["ok"], text["status"], text["error"]["code"]) == (False, 400, "bad_request")
     assert text["requestId"]
@@ -117,14 +117,14 @@ def test_image_too_large_for_the_api_is_downscaled_and_classified(tmp_path, stac
     assert line["ok"] and line["downscaled"] is True
 
 
-def test_revoked_cached_token_is_replaced_by_a_fresh_sign_in(images, stack_file, cli_stack, capsys) -> None:
-    key = cache_key(cli_stack["cognitoEndpoint"], cli_stack["userPoolClientId"], cli_stack["username"])
+def test_revoked_cached_token_is_replaced_by_a_fresh_sign_in(images, stack_file, local_stack, capsys) -> None:
+    key = cache_key(local_stack["cognitoEndpoint"], local_stack["userPoolClientId"], local_stack["username"])
     TokenCache().put(key, CachedTokens(id_token="revoked.token.value", expires_at=time.time() + 3600))
     assert cli.main(["predict", str(images[0]), "--stack-file", str(stack_file)]) == 0
     assert TokenCache().get(key).id_token != "revoked.token.value"
 
 
-def test_wrong_password_is_one_line(images, stack_file, cli_stack, capsys) -> None:
+def test_wrong_password_is_one_line(images, stack_file, local_stack, capsys) -> None:
     code = cli.main(
         [
             "predict",
@@ -133,7 +133,7 @@ def test_wrong_password_is_one_line(images, stack_file, cli_stack, capsys) -> No
             str(stack_file),
             "--no-cache",
             "--username",
-            cli_stack["username"],
+            local_stack["username"],
             "--password",
             "not-the-password",
         ]
@@ -143,17 +143,17 @@ def test_wrong_password_is_one_line(images, stack_file, cli_stack, capsys) -> No
     assert err == "skinlesion: sign-in failed: incorrect username or password\n"
 
 
-def test_token_flag_is_used_as_is(images, stack_file, cli_stack, capsys) -> None:
+def test_token_flag_is_used_as_is(images, stack_file, local_stack, capsys) -> None:
     token = (
-        CognitoClient(cli_stack["cognitoEndpoint"], cli_stack["userPoolClientId"])
-        .sign_in(cli_stack["username"], cli_stack["password"])
+        CognitoClient(local_stack["cognitoEndpoint"], local_stack["userPoolClientId"])
+        .sign_in(local_stack["username"], local_stack["password"])
         .id_token
     )
-    assert cli.main(["predict", str(images[0]), "--api", cli_stack["apiUrl"], "--token", token]) == 0
+    assert cli.main(["predict", str(images[0]), "--api", local_stack["apiUrl"], "--token", token]) == 0
     capsys.readouterr()
     # A bad token is the gateway's 401, reported per file; nothing is retried or cached.
     assert (
-        cli.main(["predict", str(images[0]), "--api", cli_stack["apiUrl"], "--token", "bad", "--json"]) == 1
+        cli.main(["predict", str(images[0]), "--api", local_stack["apiUrl"], "--token", "bad", "--json"]) == 1
     )
     line = json.loads(capsys.readouterr().out)
     assert (line["status"], line["error"]["code"]) == (401, "unauthorized")
