@@ -108,7 +108,7 @@ def test_unmutated_seeds_are_accepted(seed: int) -> None:
 # surrogate, which a JSON event can carry ("\ud800"), raised UnicodeEncodeError (a 500).
 @pytest.mark.parametrize("content_type", [contract.JSON_CONTENT_TYPE, "image/jpeg"])
 def test_lone_surrogate_in_text_body_is_a_400(content_type: str) -> None:
+    body = '{"image": "\ud800"}'
     with pytest.raises(ApiError) as caught:
-        raw = payload.image_bytes(content_type=content_type, body='{"image": "\ud800"}', is_base64_encoded=False)
-        images.prepare_image(raw)
+        images.prepare_image(payload.image_bytes(content_type=content_type, body=body, is_base64_encoded=False))
     assert caught.value.status == 400
