@@ -9,6 +9,7 @@ pass.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -96,6 +97,26 @@ def parse_optional_str(value: Any) -> str | None:
     if value is None or str(value).strip() == "":
         return None
     return str(value).strip()
+
+
+_HP_KEY = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
+
+
+def parse_hyperparameters(value: Any) -> tuple[tuple[str, str], ...]:
+    """A JSON object of train.py flags without the dashes: `{"learning-rate": 0.0005, "arch": "seed"}`."""
+    example = "'{\"learning-rate\": 0.0005}'"
+    if value is None or value == "":
+        return ()
+    try:
+        data = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        raise _fail("hyperparameters", value, "must be a JSON object", example) from None
+    if not isinstance(data, dict) or not all(
+        _HP_KEY.match(str(k)) and isinstance(v, str | int | float) and not isinstance(v, bool)
+        for k, v in data.items()
+    ):
+        raise _fail("hyperparameters", value, "must map train.py flag names to numbers or strings", example)
+    return tuple(sorted((str(k), str(v)) for k, v in data.items()))
 
 
 def check_s3_model_uri(key: str, value: str) -> str:
@@ -205,6 +226,8 @@ class TrainingSettings:
     dataset_uri: str | None = None
     min_auc: float = 0.80
     epochs: int = 10
+    # Extra train.py arguments (`-c hyperparameters='{"learning-rate": 0.0005}'`), sorted pairs.
+    hyperparameters: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not _INSTANCE_TYPE.match(self.instance_type):
@@ -299,10 +322,12 @@ def _training_from(get: Callable[[str], Any]) -> TrainingSettings:
     return TrainingSettings(
         instance_type=parse_optional_str(get("trainingInstanceType")) or TrainingSettings.instance_type,
         instance_count=parse_int("trainingInstanceCount", get("trainingInstanceCount"), 1, low=1, high=16),
-        max_runtime_hours=parse_float("trainingMaxHours", get("trainingMaxHours"), 4.0, low=0.1, high=12.0),
+        # 11 h: the deploy waits at most 12 h (CloudFormation's WaitCondition cap) incl. start-up.
+        max_runtime_hours=parse_float("trainingMaxHours", get("trainingMaxHours"), 4.0, low=0.1, high=11.0),
         use_spot=parse_bool("trainingSpot", get("trainingSpot"), False),
         dataset_limit=None if limit is None else parse_int("datasetLimit", limit, 0, low=10, high=1_000_000),
         dataset_uri=parse_optional_str(get("datasetUri")),
         min_auc=parse_float("minAuc", get("minAuc"), 0.80, low=0.5, high=1.0),
         epochs=parse_int("epochs", get("epochs"), 10, low=1, high=500),
+        hyperparameters=parse_hyperparameters(get("hyperparameters")),
     )
