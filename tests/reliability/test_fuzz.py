@@ -110,5 +110,6 @@ def test_unmutated_seeds_are_accepted(seed: int) -> None:
 def test_lone_surrogate_in_text_body_is_a_400(content_type: str) -> None:
     body = '{"image": "\ud800"}'
     with pytest.raises(ApiError) as caught:
-        images.prepare_image(payload.image_bytes(content_type=content_type, body=body, is_base64_encoded=False))
+        raw = payload.image_bytes(content_type=content_type, body=body, is_base64_encoded=False)
+        images.prepare_image(raw)
     assert caught.value.status == 400
