@@ -28,7 +28,7 @@ class SkinLesionStack(Stack):
             scope, id_, description="Serverless skin-lesion classifier (SageMaker + API + web)", **kwargs
         )
         storage = Storage(self, "Storage", retain=config.retain_data)
-        model = self._model_artifact(config)
+        model = self._model_artifact(config, storage)
         endpoint = InferenceEndpoint(
             self, "Inference", model=model, settings=config.endpoint, region=self.region
         )
@@ -58,14 +58,16 @@ class SkinLesionStack(Stack):
         self._outputs()
         acknowledge_cdk_singletons(self)
 
-    def _model_artifact(self, config: AppConfig) -> ModelArtifact:
+    def _model_artifact(self, config: AppConfig, storage: Storage) -> ModelArtifact:
         """The one model seam: an existing S3 artifact, the bundled one, or (issue 7) training."""
         source = config.model
         if source.kind == "existing":
             assert source.model_data_url is not None  # kind "existing" guarantees it
             return ModelArtifact.from_s3_url(source.model_data_url)
         if source.kind == "bundled":
-            return bundled_model(self, "BundledModel", path=source.bundled_path)
+            return bundled_model(
+                self, "BundledModel", path=source.bundled_path, bucket=storage.artifacts_bucket
+            )
         raise ValueError(
             "-c model=train: the training pipeline is not part of this build yet; "
             "pass `-c model=bundled` or `-c modelDataUrl=s3://<bucket>/<key>/model.tar.gz`."

@@ -58,7 +58,7 @@ class InferenceEndpoint(Construct):
             ),
         )
         # SageMaker checks it can read the artifact when the Model is created: policy first.
-        self.model.node.add_dependency(self.role)
+        self.model.node.add_dependency(self.role, *model.depends_on)
         self.key = (
             None if settings.serverless or has_instance_storage(settings.instance_type) else self._key()
         )

@@ -8,13 +8,17 @@ output (`stacks/constructs/training.py`, which builds one from its job's result)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aws_cdk import Aws, Fn
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3_assets as s3_assets
-from constructs import Construct
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from constructs import Construct, IDependable
+
+from stacks.nag import acknowledge_bucket_deployment
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,8 @@ class ModelArtifact:
 
     bucket_name: str
     key: str
+    # What must exist before SageMaker reads the object (the upload, or the training job).
+    depends_on: tuple[IDependable, ...] = field(default=())
 
     @property
     def url(self) -> str:
@@ -51,12 +57,37 @@ class ModelArtifact:
         return cls(bucket_name=bucket, key=key)
 
 
-def bundled_model(scope: Construct, id_: str, *, path: Path) -> ModelArtifact:
-    """Upload the repository's shipped artifact as an S3 asset (context `model=bundled`)."""
+def bundled_model(scope: Construct, id_: str, *, path: Path, bucket: s3.IBucket) -> ModelArtifact:
+    """Copy the repository's shipped artifact into the artifacts bucket (context `model=bundled`).
+
+    Through a BucketDeployment rather than a plain file asset: an asset's key ends in
+    `<hash>.gz`, while the artifact keeps its `model.tar.gz` name here (the Lambda and
+    people reading the bucket recognise it by it), under a content-hash prefix so a new
+    artifact gets a new URL and the endpoint rolls to it.
+    """
     if not path.is_file():
         raise FileNotFoundError(
             f"-c model=bundled needs the shipped model artifact at {path}, which is missing. "
             "Build it with `make train-default`, or pass `-c modelDataUrl=s3://<bucket>/<key>/model.tar.gz`."
         )
-    asset = s3_assets.Asset(scope, id_, path=str(path))
-    return ModelArtifact(bucket_name=asset.s3_bucket_name, key=asset.s3_object_key)
+    digest = _sha256(path)[:16]
+    prefix = f"models/bundled/{digest}/"
+    deployment = s3deploy.BucketDeployment(
+        scope,
+        id_,
+        sources=[s3deploy.Source.asset(str(path.parent), exclude=["*", f"!{path.name}"])],
+        destination_bucket=bucket,
+        destination_key_prefix=prefix,
+        prune=False,  # earlier artifacts stay for rollback; they go with the bucket on destroy
+        memory_limit=512,  # a 20+ MB copy in 128 MB has been killed
+    )
+    acknowledge_bucket_deployment(deployment.handler_role, destination=bucket)
+    return ModelArtifact(bucket_name=bucket.bucket_name, key=prefix + path.name, depends_on=(deployment,))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
