@@ -1,0 +1,27 @@
+"""Fixtures of the reliability suite: one CDK synthesis (with cdk-nag) shared by the CDK tests,
+and the run's summary in pytest's terminal report. `local_stack` and `id_token` come from
+tests/conftest.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from . import cdk_synth
+from .summary import LINES
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> cdk_synth.Synth:
+    """The stack's template and cdk-nag (AwsSolutions + HIPAA Security) report, synthesized once."""
+    return cdk_synth.synth(tmp_path_factory.mktemp("cdk-out"), hipaa=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not LINES:
+        return
+    terminalreporter.section("reliability summary")
+    for topic, lines in LINES.items():
+        for line in lines:
+            terminalreporter.write_line(f"{topic}: {line}")
