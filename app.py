@@ -10,6 +10,7 @@ AwsSolutions gate on synth; `-c nag=hipaa` adds the HIPAA Security pack.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import aws_cdk as cdk
 
@@ -18,22 +19,25 @@ from stacks.nag import add_nag_checks
 from stacks.stack import SkinLesionStack
 
 
+def build(app: cdk.App, environ: Mapping[str, str]) -> SkinLesionStack:
+    """Configure and add the stack (and cdk-nag when asked); tests call this with their own App."""
+    config = AppConfig.from_context(app.node.try_get_context, environ)
+    nag = parse_choice("nag", app.node.try_get_context("nag"), "false", ("false", "true", "hipaa"))
+    stack = SkinLesionStack(
+        app, config.stack_id, config=config, env=cdk.Environment(account=config.account, region=config.region)
+    )
+    cdk.Tags.of(stack).add("project", "skin-lesion-classifier")
+    if nag != "false":
+        add_nag_checks(app, hipaa=nag == "hipaa")
+    return stack
+
+
 def main() -> None:
     app = cdk.App()
     try:
-        config = AppConfig.from_context(app.node.try_get_context, os.environ)
-        nag = parse_choice("nag", app.node.try_get_context("nag"), "false", ("false", "true", "hipaa"))
-    except ConfigError as err:
-        raise SystemExit(f"Configuration error: {err}") from None
-    SkinLesionStack(
-        app,
-        config.stack_id,
-        config=config,
-        env=cdk.Environment(account=config.account, region=config.region),
-    )
-    if nag != "false":
-        add_nag_checks(app, hipaa=nag == "hipaa")
-    cdk.Tags.of(app).add("project", "skin-lesion-classifier")
+        build(app, os.environ)
+    except (ConfigError, FileNotFoundError) as err:
+        raise SystemExit(f"cdk synth: {err}") from None
     app.synth()
 
 

@@ -9,9 +9,11 @@ predict API and the training pipeline's handlers).
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,11 @@ from aws_cdk import aws_lambda as lambda_
 
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_12
 LAMBDA_PYTHON_VERSION = "3.12"
-LAMBDA_PLATFORM = "manylinux2014_x86_64"
+# The Python 3.12 runtime runs on Amazon Linux 2023 (glibc 2.34): wheels for any of these load.
+# Pillow 13 ships only manylinux_2_28 wheels, so manylinux2014 alone is not enough.
+LAMBDA_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_34_x86_64")
+# Lambda dependencies installed once per requirements content (ignored by git via build/).
+DEPS_CACHE = Path(__file__).resolve().parent.parent / "build" / "lambda-deps"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache")
 
 
@@ -37,10 +43,23 @@ class PipPlatformBundling:
         # jsii passes (output_dir, options); the options are for the Docker path we never take.
         out = Path(output_dir)
         if self._requirements is not None:
-            subprocess.run(self._pip_command(out), check=True)
+            shutil.copytree(self._dependencies(), out, dirs_exist_ok=True)
         for package in self._packages:
             shutil.copytree(package, out / package.name, ignore=_IGNORED, dirs_exist_ok=True)
         return True
+
+    def _dependencies(self) -> Path:
+        """The installed wheels, cached by the requirements' content: PyPI is asked once per change."""
+        assert self._requirements is not None
+        key = hashlib.sha256(
+            self._requirements.read_bytes() + " ".join(LAMBDA_PLATFORMS).encode()
+        ).hexdigest()[:16]
+        cached = DEPS_CACHE / f"{LAMBDA_PYTHON_VERSION}-{key}"
+        if not cached.is_dir():
+            staging = Path(tempfile.mkdtemp(prefix="deps-", dir=_ensure(DEPS_CACHE)))
+            subprocess.run(self._pip_command(staging), check=True)
+            staging.rename(cached)  # atomic: a half-finished install is never reused
+        return cached
 
     def _pip_command(self, out: Path) -> list[str]:
         # --no-compile: the host's Python would write .pyc files for the wrong version.
@@ -52,8 +71,7 @@ class PipPlatformBundling:
             "--quiet",
             "--disable-pip-version-check",
             "--no-compile",
-            "--platform",
-            LAMBDA_PLATFORM,
+            *(arg for platform in LAMBDA_PLATFORMS for arg in ("--platform", platform)),
             "--only-binary=:all:",
             "--python-version",
             LAMBDA_PYTHON_VERSION,
@@ -64,6 +82,11 @@ class PipPlatformBundling:
             "-t",
             str(out),
         ]
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def python_lambda_code(package_dir: Path) -> lambda_.Code:
