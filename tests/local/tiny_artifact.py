@@ -46,7 +46,22 @@ METADATA = {
 }
 
 
-def build_tiny_artifact(out: Path) -> Path:
+# The container's other contract: one handler(data, context) that calls TF Serving itself.
+SINGLE_HANDLER_PY = """
+import base64
+import json
+
+import requests
+
+
+def handler(data, context):
+    body = json.dumps({"instances": [{"b64": base64.b64encode(data.read()).decode("ascii")}]})
+    response = requests.post(context.rest_uri, data=body, timeout=10)
+    return json.dumps(response.json()["predictions"][0]), "application/json"
+"""
+
+
+def build_tiny_artifact(out: Path, inference_py: str = INFERENCE_PY) -> Path:
     import keras
     import tensorflow as tf
 
@@ -73,7 +88,7 @@ def build_tiny_artifact(out: Path) -> Path:
     staging = out.parent / "tiny-staging"
     archive.write_out(str(staging / "model" / "1"), verbose=False)
     (staging / "code").mkdir()
-    (staging / "code" / "inference.py").write_text(INFERENCE_PY)
+    (staging / "code" / "inference.py").write_text(inference_py)
     (staging / "metadata.json").write_text(json.dumps(METADATA))
     with tarfile.open(out, "w:gz") as tar:
         for name in ("model", "code", "metadata.json"):

@@ -1,0 +1,83 @@
+"""Gateway behaviour around the handler, with stand-in handlers: what API Gateway does when a
+Lambda crashes, times out or returns garbage, and that the handler gets the proxy event."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from skinlesion.local.authorizer import CognitoAuthorizer
+from skinlesion.local.gateway import Gateway, GatewayConfig
+from skinlesion.local.lambda_runtime import LambdaInvoker
+
+ORIGIN = "http://127.0.0.1:9999"
+
+
+def serve(handler, timeout_s: float = 1.0) -> Gateway:
+    authorizer = CognitoAuthorizer(
+        jwks_url="http://127.0.0.1:9/jwks.json", issuer="https://issuer", client_id="c"
+    )
+    config = GatewayConfig(
+        endpoint_url="http://127.0.0.1:9", endpoint_name="e", model_metadata_uri="/nonexistent",
+        allowed_origin=ORIGIN, authorizer=authorizer, handler_timeout_s=timeout_s,
+    )  # fmt: skip
+    return Gateway(("127.0.0.1", 0), config, LambdaInvoker(handler, timeout_s=timeout_s)).start()
+
+
+@pytest.fixture
+def gateway_with():
+    started: list[Gateway] = []
+
+    def make(handler, timeout_s: float = 1.0) -> Gateway:
+        started.append(serve(handler, timeout_s))
+        return started[-1]
+
+    yield make
+    for gateway in started:
+        gateway.stop()
+
+
+def crash(event, context):
+    raise RuntimeError("boom")
+
+
+def slow(event, context):
+    time.sleep(3)
+    return {"statusCode": 200, "body": "late"}
+
+
+@pytest.mark.parametrize(
+    "handler", [crash, slow, lambda e, c: "not a proxy result"], ids=["crash", "timeout", "garbage"]
+)
+def test_handler_failures_are_502_internal_server_error_with_cors(gateway_with, handler):
+    gateway = gateway_with(handler, timeout_s=0.5)
+    started = time.monotonic()
+    response = requests.get(f"{gateway.url}/health", timeout=10)
+    assert (response.status_code, response.json()) == (502, {"message": "Internal server error"})
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert time.monotonic() - started < 2.5  # the timeout cut the slow handler short
+
+
+def test_handler_gets_the_event_and_a_lambda_context(gateway_with):
+    seen = {}
+
+    def echo(event, context):
+        seen.update(event=event, remaining=context.get_remaining_time_in_millis())
+        return {"statusCode": 200, "headers": {"Content-Type": "text/plain"}, "body": "ok"}
+
+    gateway = gateway_with(echo, timeout_s=5)
+    response = requests.get(f"{gateway.url}/health?x=1", timeout=10)
+    assert (response.status_code, response.text) == (200, "ok")
+    assert seen["event"]["queryStringParameters"] == {"x": "1"}
+    assert 0 < seen["remaining"] <= 5000
+
+
+def test_token_is_checked_before_the_handler_runs(gateway_with):
+    calls = []
+    gateway = gateway_with(lambda e, c: calls.append(e) or {"statusCode": 200, "body": ""})
+    response = requests.post(
+        f"{gateway.url}/predict", data=b"x", headers={"Authorization": "Bearer x.y.z"}, timeout=10
+    )
+    assert response.status_code == 401 and calls == []
