@@ -1,23 +1,25 @@
 """Synthesize the stack in-process, as `cdk synth` would, with cdk-nag's HIPAA pack reporting.
 
-The context is cdk.json's (plain `App()` ignores cdk.json, and its feature flags change the
-template) plus `aws:cdk:bundling-stacks: []`, so pip never runs. With the shipped model
-artifact absent (a partial checkout), an S3 model URL stands in: the template's IAM, API
-and auth resources are the same either way, only the artifact's S3 location differs.
+The app is built by `app.build` (what `cdk synth` runs) with cdk.json's context (plain `App()`
+ignores cdk.json, and its feature flags change the template), `nag=hipaa`, and
+`aws:cdk:bundling-stacks: []` so pip never runs. The default configuration is checked: the
+bundled model, with a tiny model.tar.gz and site folder standing in for the shipped artifact
+and the web build (their bytes do not change any IAM, API or auth resource).
 cdk-nag findings land in `validation-report.json` in the output folder; unacknowledged
 errors make `app.synth()` raise, after the template has been written.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-STAND_IN_MODEL_URL = "s3://example-model-bucket/skinlesion/model.tar.gz"
 
 
 @dataclass(frozen=True)
@@ -47,28 +49,32 @@ class Synth:
         return found
 
 
-def context() -> dict[str, Any]:
-    values = json.loads((REPO / "cdk.json").read_text())["context"]
-    values["aws:cdk:bundling-stacks"] = []
-    if not (REPO / "models" / "default" / "model.tar.gz").exists():
-        values["modelDataUrl"] = STAND_IN_MODEL_URL
-    return values
+def stand_ins(root: Path) -> dict[str, str]:
+    """A site folder with index.html and a model.tar.gz holding a metadata.json."""
+    site = root / "site"
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "index.html").write_text("<!doctype html><title>stand-in</title>")
+    metadata = json.dumps({"version": "stand-in", "class_names": ["benign", "malignant"]}).encode()
+    model = root / "model.tar.gz"
+    with tarfile.open(model, "w:gz") as tar:
+        info = tarfile.TarInfo("metadata.json")
+        info.size = len(metadata)
+        tar.addfile(info, io.BytesIO(metadata))
+    return {"siteDir": str(site), "bundledModelPath": str(model)}
 
 
-def synth(outdir: Path, *, hipaa: bool = True) -> Synth:
+def synth(root: Path) -> Synth:
+    """Synthesize into `root`/cdk.out with AwsSolutions + HIPAA Security reporting."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     import aws_cdk as cdk
 
-    from stacks.config import AppConfig
-    from stacks.nag import add_nag_checks
-    from stacks.stack import SkinLesionStack
+    from app import build
 
-    app = cdk.App(context=context(), outdir=str(outdir))
-    config = AppConfig.from_context(app.node.try_get_context, {})
-    stack = SkinLesionStack(
-        app, config.stack_id, config=config, env=cdk.Environment(account=config.account, region=config.region)
-    )
-    add_nag_checks(app, hipaa=hipaa)
+    context = json.loads((REPO / "cdk.json").read_text())["context"]
+    context |= {"aws:cdk:bundling-stacks": [], "nag": "hipaa"} | stand_ins(root / "inputs")
+    outdir = root / "cdk.out"
+    app = cdk.App(context=context, outdir=str(outdir))
+    stack = build(app, {})
     error = None
     try:
         app.synth()

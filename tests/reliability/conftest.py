@@ -15,7 +15,7 @@ from .summary import LINES
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> cdk_synth.Synth:
     """The stack's template and cdk-nag (AwsSolutions + HIPAA Security) report, synthesized once."""
-    return cdk_synth.synth(tmp_path_factory.mktemp("cdk-out"), hipaa=True)
+    return cdk_synth.synth(tmp_path_factory.mktemp("cdk"))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
