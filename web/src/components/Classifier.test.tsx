@@ -81,7 +81,7 @@ describe("Classifier request", () => {
     answer(json(prediction()));
     expect(await screen.findByText(/^Result:/)).toBeInTheDocument();
     expect(screen.getByRole("button", { name: "Classify image" })).toBeEnabled();
-    expect(screen.getByRole("status")).toHaveTextContent("");
+    expect(screen.getByRole("status")).toHaveTextContent("Result ready: Benign.");
   });
 
   it("shows both bars with percentages, the label at the threshold and the model version", async () => {

@@ -8,7 +8,7 @@ import { ApiError, NOT_AN_IMAGE_MESSAGE } from "../api/errors";
 import type { AuthStore } from "../auth/store";
 import { downscaleImage, UnreadableImageError, type PreparedImage } from "../image/resize";
 import { History, HISTORY_LIMIT, type HistoryItem } from "./History";
-import { ResultView } from "./ResultView";
+import { labelText, ResultView } from "./ResultView";
 import { UploadArea } from "./UploadArea";
 
 interface Selection extends PreparedImage {
@@ -46,12 +46,18 @@ export function Classifier({ api, store, prepare = downscaleImage }: Props) {
   const [history, setHistory] = useState<HistoryItem[]>([]);
   const [modelVersion, setModelVersion] = useState<string | null>(null);
   const urls = useRef(new Set<string>()); // every object URL made here, freed on unmount
+  const resultRef = useRef<HTMLDivElement>(null);
   const nextId = useRef(1);
 
   useEffect(() => {
     const owned = urls.current;
     return () => owned.forEach((url) => URL.revokeObjectURL(url));
   }, []);
+
+  useEffect(() => {
+    // On a phone the result lands below the fold: bring it into view (jsdom lacks scrollIntoView).
+    if (result) resultRef.current?.scrollIntoView?.({ behavior: "smooth", block: "start" });
+  }, [result]);
 
   useEffect(() => {
     // Only labels the page; a failure here shows up properly on the first prediction.
@@ -118,7 +124,7 @@ export function Classifier({ api, store, prepare = downscaleImage }: Props) {
             </button>
             <p role="status" className="status">
               {busy ? <span className="spinner" aria-hidden="true" /> : null}
-              {STATUS_TEXT[phase]}
+              {busy ? STATUS_TEXT[phase] : result ? `Result ready: ${labelText(result.label)}.` : ""}
             </p>
           </div>
         </form>
@@ -130,7 +136,7 @@ export function Classifier({ api, store, prepare = downscaleImage }: Props) {
           </div>
         ) : null}
       </section>
-      {result ? <ResultView prediction={result} /> : null}
+      <div ref={resultRef}>{result ? <ResultView prediction={result} /> : null}</div>
       <History items={history} />
     </>
   );

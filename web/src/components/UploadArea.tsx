@@ -2,7 +2,7 @@
  * Where an image comes in: a "Choose image" file control, a "Take a photo" control that
  * opens the camera on phones, and a drop zone for drag and drop; plus the preview.
  */
-import { useState, type ChangeEvent, type DragEvent } from "react";
+import { useEffect, useState, type ChangeEvent, type DragEvent } from "react";
 
 interface Props {
   onFile: (file: File) => void;
@@ -12,6 +12,17 @@ interface Props {
 
 export function UploadArea({ onFile, disabled, preview }: Props) {
   const [dragging, setDragging] = useState(false);
+
+  useEffect(() => {
+    // A photo dropped beside the zone would make the browser leave the page to show it.
+    const block = (event: globalThis.DragEvent) => event.preventDefault();
+    window.addEventListener("dragover", block);
+    window.addEventListener("drop", block);
+    return () => {
+      window.removeEventListener("dragover", block);
+      window.removeEventListener("drop", block);
+    };
+  }, []);
 
   const onChange = (event: ChangeEvent<HTMLInputElement>) => {
     const file = event.target.files?.[0];
