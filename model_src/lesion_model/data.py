@@ -1,0 +1,142 @@
+"""Dataset discovery, stratified splits, class weights and the tf.data pipelines.
+
+Input: a folder with one sub-folder per class (`benign/`, `malignant/`), the layout
+the import step (model_src/isic_import) also writes. Each image is read and decoded
+once, resized to the training size and cached as uint8; only augmentation runs per
+epoch. Unreadable files are dropped and counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from lesion_model import CLASS_NAMES, IMAGE_EXTENSIONS
+from lesion_model.preprocess import decode_and_resize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Split:
+    """File paths and integer labels (0 benign, 1 malignant) of one part of a dataset."""
+
+    paths: tuple[str, ...]
+    labels: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(np.asarray(self.labels, dtype=np.int64), minlength=len(CLASS_NAMES))
+        return {name: int(n) for name, n in zip(CLASS_NAMES, counts, strict=True)}
+
+
+def list_folder_dataset(root: str) -> Split:
+    """All images under root/<class>/ (recursively), sorted so the order is reproducible."""
+    paths: list[str] = []
+    labels: list[int] = []
+    for label, name in enumerate(CLASS_NAMES):
+        class_dir = os.path.join(root, name)
+        if not os.path.isdir(class_dir):
+            raise FileNotFoundError(f"{root!r} needs a sub-folder per class: {class_dir!r} is missing")
+        for dirpath, _, files in sorted(os.walk(class_dir)):
+            for file in sorted(files):
+                if file.lower().endswith(IMAGE_EXTENSIONS):
+                    paths.append(os.path.join(dirpath, file))
+                    labels.append(label)
+    if not paths:
+        raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {root!r}")
+    return Split(tuple(paths), tuple(labels))
+
+
+def stratified_split(data: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """Split off `fraction` of each class (at least one image per class) with a fixed seed."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"split fraction must be in (0, 1), got {fraction}")
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(data.labels)
+    held: list[int] = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        rng.shuffle(members)
+        take = max(1, int(round(len(members) * fraction)))
+        if take >= len(members):
+            raise ValueError(f"class {CLASS_NAMES[label]!r} has too few images ({len(members)}) to split")
+        held.extend(members[:take].tolist())
+    held_set = set(held)
+    rest = [i for i in range(len(data)) if i not in held_set]
+    held.sort()
+
+    def pick(idx: list[int]) -> Split:
+        return Split(tuple(data.paths[i] for i in idx), tuple(data.labels[i] for i in idx))
+
+    return pick(rest), pick(held)
+
+
+def class_weights(labels: tuple[int, ...] | list[int]) -> dict[int, float]:
+    """Inverse-frequency weights, normalised so the mean weight per sample is 1."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(CLASS_NAMES))
+    if (counts == 0).any():
+        raise ValueError(f"every class needs at least one training image, got counts {counts.tolist()}")
+    total = counts.sum()
+    return {i: float(total / (len(counts) * n)) for i, n in enumerate(counts)}
+
+
+def load_cached(split: Split, image_size: int, cache_file: str = "") -> tuple[tf.data.Dataset, int]:
+    """Decode + resize every image once into a cached uint8 dataset; returns (dataset, n_skipped).
+
+    `cache_file` "" keeps the cache in memory; a path spills it to disk (for sets too big for RAM).
+    """
+    ds = tf.data.Dataset.from_tensor_slices((list(split.paths), list(split.labels)))
+
+    def read(path, label):
+        image = decode_and_resize(tf.io.read_file(path), image_size)
+        # uint8 keeps the cache 4x smaller; rounding moves pixels by at most 0.5 of 255.
+        return tf.cast(tf.round(tf.clip_by_value(image, 0, 255)), tf.uint8), label
+
+    ds = ds.map(read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.ignore_errors(log_warning=False).cache(cache_file)
+    # One full pass fills the cache and counts what decoded; training then never decodes again.
+    kept = int(ds.reduce(np.int64(0), lambda n, _: n + 1))
+    skipped = len(split) - kept
+    ds = ds.apply(tf.data.experimental.assert_cardinality(kept))  # lets fit() size its LR schedule
+    if skipped:
+        log.warning("skipped %d of %d unreadable or undecodable images", skipped, len(split))
+    return ds, skipped
+
+
+def training_pipeline(cached: tf.data.Dataset, batch_size: int, augment, seed: int) -> tf.data.Dataset:
+    """Shuffle, batch and augment (per batch, in parallel) the cached images, with prefetch."""
+    ds = cached.shuffle(4096, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    ds = ds.map(
+        lambda x, y: (augment(tf.cast(x, tf.float32), training=True), y),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def eval_pipeline(cached: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
+    """Batches of float images in file order, for validation and scoring."""
+    ds = cached.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y))
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def seed_pipeline(root: str, image_size: int, batch_size: int, augment, seed: int) -> tf.data.Dataset:
+    """The original system's input pipeline (decodes every JPEG every epoch), for benchmarks only."""
+    ds = tf.keras.utils.image_dataset_from_directory(
+        root,
+        class_names=list(CLASS_NAMES),
+        image_size=(image_size, image_size),
+        batch_size=batch_size,
+        seed=seed,
+        label_mode="int",
+        shuffle=True,
+        verbose=False,
+    )
+    ds = ds.map(lambda x, y: (augment(x, training=True), y))
+    return ds.prefetch(tf.data.AUTOTUNE)

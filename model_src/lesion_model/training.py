@@ -1,0 +1,113 @@
+"""Compile and fit a model: one phase for `seed`, head-then-fine-tune for transfer models."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lesion_model.architectures import BACKBONE_NAME, set_backbone_trainable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Optimisation settings (the CLI flags of train.py)."""
+
+    epochs: int
+    learning_rate: float
+    head_epochs: int = 0  # transfer models: epochs with a frozen backbone first
+    fine_tune_fraction: float = 1.0  # top fraction of backbone layers unfrozen afterwards
+    fine_tune_lr_scale: float = 0.1
+    patience: int = 0  # 0 = no early stopping; else restore the best val AUC
+    max_minutes: float = 0.0  # 0 = no time budget
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop at the end of the epoch that crosses the budget (benchmarks compare equal CPU time)."""
+
+    def __init__(self, deadline: float):
+        super().__init__()
+        self.deadline = deadline
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.monotonic() >= self.deadline:
+            log.info("time budget reached after epoch %d", epoch + 1)
+            self.model.stop_training = True
+
+
+def compile_model(model: keras.Model, learning_rate) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=[
+            keras.metrics.AUC(from_logits=True, name="auc"),
+            keras.metrics.BinaryAccuracy(threshold=0.0),
+        ],
+    )
+
+
+def fit(model, train_ds, val_ds, config: FitConfig, class_weight=None) -> dict:
+    """Train in place; returns the merged per-epoch history of all phases."""
+    deadline = time.monotonic() + config.max_minutes * 60 if config.max_minutes else math.inf
+    has_backbone = any(layer.name == BACKBONE_NAME for layer in model.layers)
+    phases = []
+    if has_backbone and config.head_epochs > 0:
+        phases.append(("head", 0.0, config.learning_rate, config.head_epochs))
+    if has_backbone:
+        lr = config.learning_rate * (config.fine_tune_lr_scale if config.head_epochs > 0 else 1.0)
+        phases.append(("fine-tune", config.fine_tune_fraction, lr, config.epochs - config.head_epochs))
+    else:
+        phases.append(("train", None, config.learning_rate, config.epochs))
+    history: dict[str, list[float]] = {}
+    for name, fraction, lr, epochs in phases:
+        if epochs <= 0 or time.monotonic() >= deadline:
+            continue
+        if fraction is not None:
+            n = set_backbone_trainable(model, fraction)
+            log.info("phase %s: %d trainable backbone layers, lr %.2g, %d epochs", name, n, lr, epochs)
+        schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, epochs * _steps(train_ds)))
+        compile_model(model, schedule)
+        result = model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            class_weight=class_weight,
+            callbacks=_callbacks(config, deadline),
+            verbose=2,
+        )
+        for key, values in result.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+    return history
+
+
+def _steps(ds) -> int:
+    n = int(tf.data.experimental.cardinality(ds))
+    return n if n > 0 else 100
+
+
+def _callbacks(config: FitConfig, deadline: float) -> list:
+    callbacks: list = [TimeBudget(deadline)]
+    if config.patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_auc", mode="max", patience=config.patience, restore_best_weights=True
+            )
+        )
+    return callbacks
+
+
+def predict_scores(model: keras.Model, ds) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, p_malignant) for a labelled, batched dataset, in dataset order."""
+    labels, scores = [], []
+    for images, y in ds:
+        logits = model(images, training=False)
+        scores.append(tf.sigmoid(tf.cast(tf.reshape(logits, [-1]), tf.float32)).numpy())
+        labels.append(y.numpy())
+    return np.concatenate(labels), np.concatenate(scores)

@@ -1,0 +1,124 @@
+"""code/inference.py, called as the SageMaker TF Serving container calls it (2.19 and 2.20
+context objects), with TF Serving's answer produced by the real exported SavedModel."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import io
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import inference
+import numpy as np
+import pytest
+from lesion_model.export import extract
+
+from .helpers import Context219, Context220, lesion_image
+from .tfs_session_run import session_run
+
+CONTEXTS = [Context219, Context220]
+
+
+def make_context(cls, content_type):
+    fields = dict(
+        model_name="model", model_version="1", method="predict",
+        rest_uri="http://localhost:8501/v1/models/model:predict", grpc_port="9000", channel=None,
+        custom_attributes=None, request_content_type=content_type, accept_header="application/json",
+        content_length=0,
+    )  # fmt: skip
+    if "timeout" in cls._fields:
+        fields["timeout"] = 60
+    return cls(**fields)
+
+
+@dataclass
+class FakeResponse:
+    """The parts of requests.Response that output_handler reads."""
+
+    status_code: int
+    content: bytes
+
+
+def tf_serving(saved_model_dir, request_body: str) -> FakeResponse:
+    """What TF Serving's REST predict API answers: b64 instances -> {"predictions": ...}."""
+    instances = json.loads(request_body)["instances"]
+    blobs = [base64.b64decode(item["b64"]) for item in instances]
+    try:
+        probabilities, _ = session_run(saved_model_dir, blobs)
+    except Exception as err:  # TFS answers 400 for an INVALID_ARGUMENT from the graph
+        return FakeResponse(400, json.dumps({"error": str(err)[:200]}).encode())
+    return FakeResponse(200, json.dumps({"predictions": probabilities}).encode())
+
+
+@pytest.fixture(scope="module")
+def saved_model_dir(trained_artifact, tmp_path_factory):
+    return extract(trained_artifact["package"], str(tmp_path_factory.mktemp("unpacked")))
+
+
+@pytest.mark.parametrize("context_cls", CONTEXTS)
+@pytest.mark.parametrize("content_type", ["application/x-image", "image/jpeg", "image/png; charset=binary"])
+def test_one_image_returns_p_benign_p_malignant(saved_model_dir, context_cls, content_type, rng):
+    image = lesion_image(True, rng, fmt="PNG" if "png" in content_type else "JPEG")
+    ctx = make_context(context_cls, content_type)
+    body, out_type = inference.output_handler(
+        tf_serving(saved_model_dir, inference.input_handler(io.BytesIO(image), ctx)), ctx
+    )
+    probabilities = json.loads(body)
+    assert out_type == "application/json" and len(probabilities) == 2
+    assert sum(probabilities) == pytest.approx(1.0, abs=1e-5)
+    assert probabilities == pytest.approx(session_run(saved_model_dir, [image])[0][0], abs=1e-6)
+
+
+@pytest.mark.parametrize("context_cls", CONTEXTS)
+def test_json_batch_returns_predictions_in_order(saved_model_dir, context_cls, rng):
+    images = [lesion_image(False, rng), lesion_image(True, rng, size=120)]
+    request = {"instances": [{"b64": base64.b64encode(b).decode()} for b in images]}
+    ctx = make_context(context_cls, "application/json")
+    payload = inference.input_handler(io.BytesIO(json.dumps(request).encode()), ctx)
+    body, _ = inference.output_handler(tf_serving(saved_model_dir, payload), ctx)
+    predictions = json.loads(body)["predictions"]
+    np.testing.assert_allclose(predictions, session_run(saved_model_dir, images)[0], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status"),
+    [
+        ("image/gif", b"GIF89a...", 415),
+        ("text/csv", b"1,2,3", 415),
+        (None, b"\xff\xd8", 415),
+        ("image/jpeg", b"", 400),
+        ("application/json", b"{not json", 400),
+        ("application/json", b'{"instances": []}', 400),
+        ("application/json", b'{"instances": [{"image": "abc"}]}', 400),
+        ("application/json", b'{"instances": [{"b64": "%%%not base64"}]}', 400),
+    ],
+)
+def test_bad_requests_raise_a_client_error_with_4xx_status(content_type, body, status):
+    with pytest.raises(inference.RequestError) as caught:
+        inference.input_handler(io.BytesIO(body), make_context(Context220, content_type))
+    assert caught.value.status_code == status
+
+
+def test_undecodable_image_becomes_a_400_not_a_500(saved_model_dir):
+    ctx = make_context(Context219, "image/jpeg")  # 2.19 passes TFS errors on to output_handler
+    response = tf_serving(saved_model_dir, inference.input_handler(io.BytesIO(b"\xff\xd8junk"), ctx))
+    assert response.status_code == 400
+    with pytest.raises(inference.RequestError) as caught:
+        inference.output_handler(response, ctx)
+    assert caught.value.status_code == 400 and "could not be decoded" in str(caught.value)
+
+
+def test_server_errors_from_tf_serving_stay_server_errors():
+    with pytest.raises(RuntimeError):
+        inference.output_handler(FakeResponse(503, b"overloaded"), make_context(Context220, "image/jpeg"))
+
+
+def test_inference_py_imports_only_the_standard_library():
+    tree = ast.parse(Path(inference.__file__).read_text())
+    modules = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    modules |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    # falcon is imported optionally (it is in the container, used only for 4xx errors).
+    assert {m for m in modules if m not in sys.stdlib_module_names} <= {"falcon"}
