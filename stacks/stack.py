@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.config import AppConfig
@@ -57,6 +58,7 @@ class SkinLesionStack(Stack):
         self.storage, self.endpoint, self.auth, self.api, self.site = storage, endpoint, auth, api, site
         self._outputs()
         acknowledge_cdk_singletons(self)
+        self._destroy_cdk_handler_logs()
 
     def _model_artifact(self, config: AppConfig, storage: Storage) -> ModelArtifact:
         """The one model seam: an existing S3 artifact, the bundled one, or (issue 7) training."""
@@ -72,6 +74,14 @@ class SkinLesionStack(Stack):
             "-c model=train: the training pipeline is not part of this build yet; "
             "pass `-c model=bundled` or `-c modelDataUrl=s3://<bucket>/<key>/model.tar.gz`."
         )
+
+    def _destroy_cdk_handler_logs(self) -> None:
+        """CDK gives its BucketDeployment handler a retained log group; nothing may outlive `cdk destroy`."""
+        for child in self.node.children:
+            if child.node.id.startswith("Custom::CDKBucketDeployment"):
+                for construct in child.node.find_all():
+                    if isinstance(construct, logs.CfnLogGroup):
+                        construct.apply_removal_policy(RemovalPolicy.DESTROY)
 
     def _outputs(self) -> None:
         values = {
