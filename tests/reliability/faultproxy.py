@@ -4,7 +4,8 @@ Put it between the gateway's Lambda and the model server (the Lambda's endpoint 
 the proxy), then switch faults at run time:
 
 - PASS      forward every request unchanged
-- DOWN      the listening socket is closed: connections are refused, as with a stopped server
+- DOWN      the listening socket is closed (new connections are refused) and kept-alive ones
+            are closed unanswered, as with a stopped server
 - SLOW      hold each request `delay_s` before forwarding (past the Lambda's read timeout)
 - ERROR_500 the runtime's own failure: 500 InternalFailure
 - MODEL_ERROR the model container failed: 424 ModelError, SageMaker's wire shape
@@ -55,6 +56,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         proxy = self.server.proxy
+        if proxy.mode == DOWN:
+            # A kept-alive connection from before the fault: a dead server answers nothing.
+            self.close_connection = True
+            return
         proxy.hits += 1
         mode = proxy.mode
         if mode == SLOW:
