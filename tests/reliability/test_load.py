@@ -1,0 +1,68 @@
+"""Short-form load test: a bounded burst through the whole local path, with memory watched.
+
+GIVEN the running local stack (gateway + handler + model server) on loopback
+WHEN 8 clients post a 224 px JPEG back to back for 15 s (at most 3,000 requests)
+THEN every request gets 200, and the resident memory of the gateway and the model server
+grows by less than a small bound after warm-up. p50/p95/p99 go to the run's summary.
+The full form (60 s at 16 clients) is bench/load_test.py, which writes docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from predict_api import contract
+
+from . import images, load, wire
+from .summary import record
+
+pytestmark = pytest.mark.e2e
+CLIENTS = int(os.environ.get("RELIABILITY_LOAD_CLIENTS", "8"))
+DURATION_S = float(os.environ.get("RELIABILITY_LOAD_SECONDS", "15"))
+MAX_REQUESTS = 3000
+WARM_UP_REQUESTS = 30
+RSS_GROWTH_LIMIT_MIB = 48.0  # per process, after warm-up
+
+
+def stack_pids(stack: dict[str, Any]) -> set[int]:
+    """The gateway's process (stack.json "pid", else whoever listens on the API port) and the
+    model server's (whoever listens on its port)."""
+    pids = {int(stack["pid"])} if stack.get("pid") else load.pids_listening_on(urlsplit(stack["apiUrl"]).port)
+    if stack.get("modelServerUrl"):
+        pids |= load.pids_listening_on(urlsplit(stack["modelServerUrl"]).port)
+    return {pid for pid in pids if load.rss_mib(pid) is not None}
+
+
+def request_for(stack: dict[str, Any], token: str) -> tuple[str, dict[str, str], bytes]:
+    headers = {"Content-Type": "image/jpeg", "Authorization": f"Bearer {token}", "Origin": stack["webUrl"]}
+    return wire.join(stack["apiUrl"], contract.ROUTE_PREDICT), headers, images.jpeg()
+
+
+def warm_up(url: str, headers: dict[str, str], body: bytes, count: int) -> None:
+    for _ in range(count):
+        reply = wire.send(url, body=body, headers=headers)
+        assert reply.status == 200, reply.body[:300]
+
+
+def test_short_burst_has_no_errors_and_flat_memory(local_stack: dict[str, Any], id_token: str) -> None:
+    url, headers, body = request_for(local_stack, id_token)
+    warm_up(url, headers, body, WARM_UP_REQUESTS)
+    pids = stack_pids(local_stack)
+    result = load.run_load(
+        url,
+        headers=headers,
+        body=body,
+        clients=CLIENTS,
+        duration_s=DURATION_S,
+        max_requests=MAX_REQUESTS,
+        watch_pids=pids,
+    )
+    record("load (short form)", result.summary())
+    assert result.requests > CLIENTS, "the load generator barely ran"
+    assert result.errors == 0, f"statuses {dict(result.statuses)}, failures {dict(result.failures)}"
+    assert pids, "no stack process found to watch"
+    growth = result.rss_growth_mib()
+    assert growth and all(g < RSS_GROWTH_LIMIT_MIB for g in growth.values()), growth
