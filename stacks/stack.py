@@ -14,6 +14,7 @@ from stacks.constructs.inference_endpoint import InferenceEndpoint
 from stacks.constructs.model_source import ModelArtifact, bundled_model
 from stacks.constructs.predict_api import PredictApi
 from stacks.constructs.storage import Storage
+from stacks.constructs.training import Training
 from stacks.constructs.website import Website
 from stacks.nag import acknowledge_cdk_singletons
 
@@ -46,6 +47,8 @@ class SkinLesionStack(Stack):
         )
         endpoint.grant_invoke(api.function)
         model.grant_read(api.function)  # the Lambda reads metadata.json from the artifact
+        # ...so it switches to a new artifact only once it exists (training: passed the gate).
+        api.function.node.add_dependency(*model.depends_on)
         site.publish(
             config={
                 "apiUrl": api.url,
@@ -70,10 +73,12 @@ class SkinLesionStack(Stack):
             return bundled_model(
                 self, "BundledModel", path=source.bundled_path, bucket=storage.artifacts_bucket
             )
-        raise ValueError(
-            "-c model=train: the training pipeline is not part of this build yet; "
-            "pass `-c model=bundled` or `-c modelDataUrl=s3://<bucket>/<key>/model.tar.gz`."
+        # Issue 7: import ISIC data, train on SageMaker, gate on validation AUC (constructs/training.py).
+        self.training = Training(
+            self, "Training", bucket=storage.artifacts_bucket, settings=config.training, region=self.region
         )
+        CfnOutput(self, "TrainingJobName", value=self.training.job_name, description="SageMaker training job")
+        return self.training.model
 
     def _destroy_cdk_handler_logs(self) -> None:
         """CDK gives its BucketDeployment handler a retained log group; nothing may outlive `cdk destroy`."""

@@ -27,7 +27,7 @@ PROCESSING_OUTPUT_PATH = "/opt/ml/processing/output"
 # package, the way the SageMaker SDK's FrameworkProcessor runs a source dir.
 PROCESSING_BOOTSTRAP = (
     "set -euo pipefail; mkdir -p /opt/ml/processing/src; "
-    f"tar -xzf {PROCESSING_CODE_PATH}/*.tar.gz -C /opt/ml/processing/src; "
+    f"tar -xzf {PROCESSING_CODE_PATH}/*.gz -C /opt/ml/processing/src; "
     'cd /opt/ml/processing/src; exec python3 -m isic_import "$@"'
 )
 

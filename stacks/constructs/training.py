@@ -1,0 +1,182 @@
+"""Training during `cdk deploy`: data import, a SageMaker training job, a quality gate, then the Model.
+
+    DatasetImport (custom resource) -> WaitCondition (import) -> TrainingJob (custom resource)
+        -> WaitCondition (training, up to 12 h) -> the endpoint's Model
+
+A custom resource can keep CloudFormation waiting one hour at most, so the
+resources only *start* jobs. Each job's end reaches the stack through EventBridge
+("SageMaker … Job State Change"), whose Lambda judges it (quality gate: validation
+ROC AUC >= minAuc) and signals a CloudFormation WaitCondition, which waits up to
+43,200 s. A failed, stopped or rejected job fails the deploy within a minute or two
+with the reason; the Model, which depends on the WaitCondition, is never replaced,
+so the endpoint keeps serving the previous model.
+
+The job name and the WaitCondition's logical id come from a fingerprint of the
+code, the data version and the hyperparameters: an unchanged fingerprint trains
+nothing, a changed one trains once and rolls the endpoint to a new Model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Stack
+from aws_cdk import aws_s3 as s3
+from constructs import Construct, IConstruct
+
+from stacks.config import TrainingSettings
+from stacks.constructs.dataset import IsicImport, dataset_id, source_bundle, training_image_uri
+from stacks.constructs.model_source import ModelArtifact
+from stacks.constructs.training_access import sagemaker_execution_role
+from stacks.constructs.training_handlers import PipelineFunctions
+
+WAIT_LIMIT_S = 43_200  # CloudFormation's maximum WaitCondition timeout (12 h)
+WAIT_MARGIN_S = 3_600  # instance start, data download, model upload around the training time
+VOLUME_GB = 50
+DEFAULT_HYPERPARAMETERS = {"arch": "mobilenet_v2", "weights": "imagenet", "head-epochs": 3, "patience": 5}
+EXPORT_MARGIN_MINUTES = 20  # train.py stops this long before MaxRuntime to export the model
+
+
+def hyperparameters(settings: TrainingSettings) -> dict[str, str]:
+    """What train.py receives as `--key value`: defaults, then the knobs, then -c hyperparameters."""
+    hps: dict[str, object] = dict(DEFAULT_HYPERPARAMETERS) | {"epochs": settings.epochs}
+    hps["max-minutes"] = max(1, int(settings.max_runtime_hours * 60) - EXPORT_MARGIN_MINUTES)
+    hps |= dict(settings.hyperparameters)
+    return {key: str(value) for key, value in sorted(hps.items())}
+
+
+def fingerprint(*, code_sha256: str, data_version: str, hps: dict[str, str], image: str, count: int) -> str:
+    """What decides whether a deploy trains: code, data, hyperparameters, framework, cluster size."""
+    blob = {"code": code_sha256, "data": data_version, "hps": hps, "image": image, "instances": count}
+    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+
+
+def wait_timeout_s(settings: TrainingSettings) -> int:
+    """Training time (spot: the longest wait for capacity) plus the margin, within the 12 h cap."""
+    return min(WAIT_LIMIT_S, max_wait_s(settings) + WAIT_MARGIN_S)
+
+
+def max_runtime_s(settings: TrainingSettings) -> int:
+    return int(settings.max_runtime_hours * 3600)
+
+
+def max_wait_s(settings: TrainingSettings) -> int:
+    """Spot: up to twice the runtime waiting for capacity, within the wait cap; on-demand: the runtime."""
+    if not settings.use_spot:
+        return max_runtime_s(settings)
+    return max(max_runtime_s(settings), min(2 * max_runtime_s(settings), WAIT_LIMIT_S - WAIT_MARGIN_S))
+
+
+def job_name_prefix(scope: Construct) -> str:
+    """`skinlesion-<6 hex>`, unique per stack, so the event rules match this stack's jobs only."""
+    stack = Stack.of(scope)
+    return "skinlesion-" + hashlib.sha256(f"{stack.stack_name}/{scope.node.path}".encode()).hexdigest()[:6]
+
+
+class Training(Construct):
+    """The pipeline's resources; `model` is the trained artifact, `completion` the gate to depend on."""
+
+    def __init__(
+        self, scope: Construct, id_: str, *, bucket: s3.IBucket, settings: TrainingSettings, region: str
+    ) -> None:
+        super().__init__(scope, id_)
+        prefix = job_name_prefix(self)
+        source = source_bundle(self, "Source")
+        hps = hyperparameters(settings)
+        import_size = max(224, int(hps.get("image-size", 224)))  # 256 px thumbnails suffice up to 256
+        data_id = dataset_id(limit=settings.dataset_limit, image_size=import_size)
+        dataset_prefix = f"datasets/isic/{data_id}/"
+        self.role = sagemaker_execution_role(
+            self,
+            "SageMakerRole",
+            bucket=bucket,
+            source=source,
+            region=region,
+            dataset_uri=settings.dataset_uri,
+            dataset_prefix=None if settings.dataset_uri else dataset_prefix,
+        )
+        self.functions = PipelineFunctions(
+            self,
+            "Handlers",
+            bucket=bucket,
+            job_name_prefix=prefix,
+            dataset_prefix=dataset_prefix,
+            execution_role=self.role,
+            region=region,
+        )
+        self.dataset: IsicImport | None = None
+        if settings.dataset_uri:
+            train_uri, data_version = settings.dataset_uri, settings.dataset_uri
+        else:
+            self.dataset = IsicImport(
+                self,
+                "Import",
+                bucket_name=bucket.bucket_name,
+                service_token=self.functions.service_token,
+                job_name_prefix=f"{prefix}-import",
+                role_arn=self.role.role_arn,
+                source=source,
+                region=region,
+                limit=settings.dataset_limit,
+                image_size=import_size,
+            )
+            self.dataset.job.node.add_dependency(self.functions)
+            train_uri, data_version = self.dataset.dataset_uri, self.dataset.dataset_id
+        image = training_image_uri(region, settings.instance_type)
+        self.fingerprint = fingerprint(
+            code_sha256=source.sha256,
+            data_version=data_version,
+            hps=hps,
+            image=image,
+            count=settings.instance_count,
+        )
+        # Fingerprint in the logical ids: a new job gets a new handle and a new wait
+        # (CloudFormation cannot update either), an unchanged one keeps the finished wait.
+        handle = CfnWaitConditionHandle(self, f"WaitHandle{self.fingerprint[:12]}")
+        self.job = CustomResource(
+            self,
+            "Job",
+            service_token=self.functions.service_token,
+            resource_type="Custom::TrainingJob",
+            properties={
+                "JobNamePrefix": prefix,
+                "Fingerprint": self.fingerprint,
+                "Bucket": bucket.bucket_name,
+                "Region": region,
+                "RoleArn": self.role.role_arn,
+                "TrainingImage": image,
+                "SourceUri": source.uri,
+                "EntryPoint": "train.py",
+                "TrainUri": train_uri,
+                "InstanceType": settings.instance_type,
+                "InstanceCount": str(settings.instance_count),
+                "VolumeSizeGb": str(VOLUME_GB),
+                "MaxRuntimeSeconds": str(max_runtime_s(settings)),
+                "UseSpot": str(settings.use_spot).lower(),
+                "MaxWaitSeconds": str(max_wait_s(settings)),
+                "HyperParameters": hps,
+                "MinAuc": str(settings.min_auc),
+                "WaitHandleUrl": handle.ref,
+            },
+        )
+        self.job.node.add_dependency(self.functions)
+        if self.dataset is not None:
+            self.job.node.add_dependency(self.dataset.completion)
+        self.completion = CfnWaitCondition(
+            self,
+            f"Wait{self.fingerprint[:12]}",
+            handle=handle.ref,
+            timeout=str(wait_timeout_s(settings)),
+            count=1,
+        )
+        self.completion.node.add_dependency(self.job)
+        self.job_name = self.job.get_att_string("JobName")
+        self.model = ModelArtifact(
+            bucket_name=bucket.bucket_name, key=self.job.get_att_string("ModelDataKey")
+        )
+
+    def gate(self, *consumers: IConstruct) -> None:
+        """Make `consumers` (the Model, the API reading metadata.json) wait for a job that passed the gate."""
+        for consumer in consumers:
+            consumer.node.add_dependency(self.completion)
