@@ -27,11 +27,12 @@ function runtimeConfig(): Plugin {
   return {
     name: "skinlesion-runtime-config",
     configureServer(server) {
-      server.middlewares.use("/config.json", (_req, res, next) => {
+      server.middlewares.use("/config.json", (_req, res) => {
         const body = devConfigBody();
-        if (body === undefined) return next(); // 404: the page explains what is missing
-        res.setHeader("Content-Type", "application/json");
-        res.end(body);
+        // A 404, not the SPA fallback's index.html: the page then says config.json is missing.
+        res.statusCode = body === undefined ? 404 : 200;
+        res.setHeader("Content-Type", body === undefined ? "text/plain" : "application/json");
+        res.end(body ?? "No web/config.dev.json and no .local/stack.json: see docs/web.md");
       });
     },
     buildStart() {

@@ -55,7 +55,10 @@ export function UploadArea({ onFile, disabled, preview }: Props) {
           </figcaption>
         </figure>
       ) : (
-        <p className="drop-hint">Drop a photo of the skin lesion here, or</p>
+        <p className="drop-hint">
+          <span className="fine-pointer-only">Drop a photo of the skin lesion here, or</span>
+          <span className="camera-only">Photograph the skin lesion, or pick a photo you already have</span>
+        </p>
       )}
       <div className="pickers">
         <input
