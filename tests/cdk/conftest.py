@@ -64,8 +64,13 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> SynthFn:
 
 @pytest.fixture(scope="session")
 def default_stack(synth: SynthFn) -> tuple[Any, Any]:
-    """The stack with no context beyond cdk.json's: what `cdk deploy` gives a newcomer."""
-    return synth()
+    """The stack as `cdk deploy -c model=bundled` gives it: every construct of this part at its defaults.
+
+    The model source is pinned to the bundled artifact so these tests see the
+    endpoint, API, auth, storage and site without the training pipeline (tested
+    in tests/training); tests/cdk/test_stack.py checks the true no-context default.
+    """
+    return synth(model="bundled")
 
 
 @pytest.fixture(scope="session")
