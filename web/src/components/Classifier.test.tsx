@@ -58,6 +58,14 @@ describe("Classifier upload", () => {
     expect(await screen.findByRole("img", { name: "Preview of dropped.png" })).toBeInTheDocument();
   });
 
+  it("keeps a photo dropped beside the zone from navigating away from the page", async () => {
+    fakeFetch(defaultHandlers());
+    render(<App />);
+    await screen.findByLabelText("Choose image");
+    const notCancelled = fireEvent.drop(document.body, { dataTransfer: { files: [imageFile()] } });
+    expect(notCancelled).toBe(false); // default prevented: the browser does not open the file
+  });
+
   it("refuses a file that is not an image without calling the API", async () => {
     installFakeCanvas();
     const fake = fakeFetch(defaultHandlers());
