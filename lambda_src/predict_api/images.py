@@ -11,17 +11,18 @@ RGB JPEG, which keeps the endpoint request far below its 6 MB limit.
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 from dataclasses import dataclass
-
-from PIL import Image, ImageOps
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from predict_api import contract
 from predict_api.errors import BadRequest, ImageRejected
 
-# Pillow warns above MAX_IMAGE_PIXELS and raises above twice that; _open turns both into a 422.
-Image.MAX_IMAGE_PIXELS = contract.MAX_IMAGE_PIXELS
+if TYPE_CHECKING:
+    from PIL import Image
 
 _ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
 _DISPLAY_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP"}
@@ -50,6 +51,16 @@ class PreparedImage:
     height: int
     received_bytes: int
     reencoded: bool
+
+
+@functools.cache
+def _pillow() -> tuple[ModuleType, ModuleType]:
+    """PIL.Image and PIL.ImageOps, loaded on the first upload: other routes' cold starts skip Pillow."""
+    from PIL import Image, ImageOps
+
+    # Pillow warns above MAX_IMAGE_PIXELS and raises above twice that; _open turns both into a 422.
+    Image.MAX_IMAGE_PIXELS = contract.MAX_IMAGE_PIXELS
+    return Image, ImageOps
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -103,14 +114,16 @@ def _looks_like(data: bytes) -> str:
 
 def _open(data: bytes, fmt: str) -> Image.Image:
     """Parse the header only; refuses too many pixels before any decoding happens."""
+    pil, _ = _pillow()
     too_many = ImageRejected(
         f"The image has too many pixels; the limit is {contract.MAX_IMAGE_PIXELS:,}. Downscale it."
     )
     with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        warnings.simplefilter("error", pil.DecompressionBombWarning)
         try:
-            return Image.open(io.BytesIO(data), formats=_ACCEPTED_FORMATS)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            image: Image.Image = pil.open(io.BytesIO(data), formats=_ACCEPTED_FORMATS)
+            return image
+        except (pil.DecompressionBombError, pil.DecompressionBombWarning):
             raise too_many from None
         except MemoryError:
             raise
@@ -148,10 +161,11 @@ def _decode(image: Image.Image, fmt: str) -> None:
 
 
 def _reencode(image: Image.Image) -> bytes:
-    upright = ImageOps.exif_transpose(image)
+    pil, image_ops = _pillow()
+    upright = image_ops.exif_transpose(image)
     rgb = upright.convert("RGB")
     side = contract.ENDPOINT_MAX_SIDE_PX
-    rgb.thumbnail((side, side), Image.Resampling.LANCZOS)
+    rgb.thumbnail((side, side), pil.Resampling.LANCZOS)
     out = io.BytesIO()
     rgb.save(out, format="JPEG", quality=contract.ENDPOINT_JPEG_QUALITY)
     return out.getvalue()

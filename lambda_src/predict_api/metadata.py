@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import urlparse
 
-import boto3
+import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from predict_api import contract
@@ -88,7 +88,11 @@ def _open(uri: str) -> Iterator[IO[bytes]]:
     parsed = urlparse(uri)
     if parsed.scheme == "s3":
         # The S3 client only on this path: the local stack's file path never pays for one.
-        obj = boto3.client("s3").get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
+        obj = (
+            botocore.session.get_session()
+            .create_client("s3")
+            .get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
+        )
         body = obj["Body"]
         try:
             yield body
