@@ -47,7 +47,8 @@ def cdk_assets_bucket_finding(stack: Stack) -> str:
     qualifier = (
         synthesizer.bootstrap_qualifier if isinstance(synthesizer, DefaultStackSynthesizer) else None
     ) or DefaultStackSynthesizer.DEFAULT_QUALIFIER
-    return f"Resource::arn:<AWS::Partition>:s3:::cdk-{qualifier}-assets-{account}-{region}/*"
+    partition = "<AWS::Partition>" if Token.is_unresolved(stack.partition) else stack.partition
+    return f"Resource::arn:{partition}:s3:::cdk-{qualifier}-assets-{account}-{region}/*"
 
 
 def acknowledge_bucket_deployment(role: IConstruct, *, destination: IConstruct) -> None:
