@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import sys
 from types import SimpleNamespace
 
 import hypothesis
@@ -45,6 +46,7 @@ def handler_module(tmp_path_factory: pytest.TempPathFactory):
     patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     patch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     patch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Fuzz")
+    loaded_before = {name for name in sys.modules if name.startswith("predict_api")}
     app = importlib.import_module("predict_api.app")
     endpoint = importlib.import_module("predict_api.endpoint")
     metadata = importlib.import_module("predict_api.metadata")
@@ -53,6 +55,10 @@ def handler_module(tmp_path_factory: pytest.TempPathFactory):
     patch.setattr(endpoint, "classify", lambda body: endpoint.Scores(p_benign=0.3, p_malignant=0.7))
     yield app
     patch.undo()
+    # Modules first imported here carry this test's env (a dead endpoint URL): forget them, so
+    # a later test importing predict_api.app gets a copy built from its own environment.
+    for name in [n for n in sys.modules if n.startswith("predict_api") and n not in loaded_before]:
+        del sys.modules[name]
 
 
 HEADER_NAMES = st.sampled_from(("Content-Type", "content-type", "Authorization", "Origin", "X-Forwarded-For"))
