@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from skinlesion import cost, predict, targets
+from skinlesion import cost, modelcmd, predict, targets
 from skinlesion.auth import ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME, build_provider
 from skinlesion.client import SignInError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-MODEL_SRC = REPO_ROOT / "model_src"
 PASSTHROUGH = ("up", "train", "evaluate")
 
 
@@ -196,20 +193,7 @@ def _passthrough(command: str, args: list[str]) -> int:
             print(f"skinlesion up: the local stack is not installed ({exc})", file=sys.stderr)
             return predict.EXIT_USAGE
         return int(up_main(args) or 0)
-    return _run_model_script(f"{command}.py", args)
-
-
-def _run_model_script(script: str, args: list[str]) -> int:
-    """Run a model_src script with this interpreter, so it sees the same installed TensorFlow."""
-    path = MODEL_SRC / script
-    if not path.is_file():
-        print(
-            f"skinlesion: {path} not found; training and evaluation need a checkout of the repository",
-            file=sys.stderr,
-        )
-        return predict.EXIT_USAGE
-    env = {"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ}
-    return subprocess.call([sys.executable, str(path), *args], env=env)
+    return modelcmd.train(args) if command == "train" else modelcmd.evaluate(args)
 
 
 if __name__ == "__main__":
