@@ -156,3 +156,22 @@ def test_unknown_route_is_a_json_404(lambda_app):
     assert answer.status == 404
     assert answer.body["error"]["code"] == "not_found"
     assert answer.headers["access-control-allow-origin"] == ORIGIN
+
+
+def test_predict_accepts_json_that_the_gateway_base64_encoded(lambda_app):
+    # A stage whose binary media types include */* base64-encodes JSON bodies too.
+    body = json.dumps({"image": base64.b64encode(imagegen.jpeg()).decode()})
+
+    answer = invoke(lambda_app, make_event(body, content_type="application/json", base64_encoded=True))
+
+    assert answer.status == 200
+
+
+def test_other_origins_get_no_cors_grant(lambda_app):
+    event = make_event(imagegen.jpeg())
+    event["headers"]["Origin"] = event["multiValueHeaders"]["Origin"][0] = "https://evil.example"
+
+    answer = invoke(lambda_app, event)
+
+    assert answer.status == 200
+    assert "access-control-allow-origin" not in answer.headers
