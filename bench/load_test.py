@@ -97,7 +97,8 @@ def run(stack: dict, args: argparse.Namespace) -> load.LoadResult:
 def render(result: load.LoadResult, stack: dict, args: argparse.Namespace, load_avg: str) -> str:
     growth = result.rss_growth_mib()
     memory = "; ".join(
-        f"pid {pid}: {samples[0]:.0f} -> {samples[-1]:.0f} MiB ({growth[pid]:+.1f})"
+        f"pid {pid}: {samples[0]:.0f} -> {samples[len(samples) // 2]:.0f} -> {samples[-1]:.0f} MiB "
+        f"({growth[pid]:+.1f})"
         for pid, samples in result.rss_mib.items()
         if len(samples) >= 2
     )
@@ -123,7 +124,7 @@ def render(result: load.LoadResult, stack: dict, args: argparse.Namespace, load_
             "| --- | --- | --- | --- | --- | --- |",
             row,
             "",
-            f"Resident memory after warm-up -> end: {memory or 'n/a'}.",
+            f"Resident memory after warm-up -> half-way -> end (gateway, model server): {memory or 'n/a'}.",
             "",
         ]
     )
