@@ -172,8 +172,11 @@ class Training(Construct):
         )
         self.completion.node.add_dependency(self.job)
         self.job_name = self.job.get_att_string("JobName")
+        # Whatever serves or reads the artifact waits for a job that passed the quality gate.
         self.model = ModelArtifact(
-            bucket_name=bucket.bucket_name, key=self.job.get_att_string("ModelDataKey")
+            bucket_name=bucket.bucket_name,
+            key=self.job.get_att_string("ModelDataKey"),
+            depends_on=(self.completion,),
         )
 
     def gate(self, *consumers: IConstruct) -> None:
