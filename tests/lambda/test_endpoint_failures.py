@@ -6,8 +6,12 @@ through the same boto3 client (timeouts, retries) the Lambda uses in AWS.
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -107,3 +111,31 @@ def test_a_bug_is_a_json_500_without_details(lambda_app, monkeypatch, captured_o
     assert (answer.status, answer.body["error"]["code"]) == (500, "internal_error")
     assert "secret" not in answer.body["error"]["message"]
     assert "RuntimeError: secret internals" in captured_output()  # the traceback is in the log
+
+
+def test_the_client_is_bounded_below_the_lambda_timeout(lambda_app):
+    contract = lambda_app.contract
+    config = lambda_app.endpoint._client.meta.config
+
+    assert (config.connect_timeout, config.read_timeout) == (
+        contract.ENDPOINT_CONNECT_TIMEOUT_S,
+        contract.ENDPOINT_READ_TIMEOUT_S,
+    )
+    assert config.retries == {"total_max_attempts": contract.ENDPOINT_MAX_ATTEMPTS, "mode": "standard"}
+    # Timeouts back off by at most ~0.1 s in standard mode, so attempts x (connect + read) is the bound.
+    worst_case = contract.ENDPOINT_MAX_ATTEMPTS * (
+        contract.ENDPOINT_CONNECT_TIMEOUT_S + contract.ENDPOINT_READ_TIMEOUT_S
+    )
+    assert worst_case < contract.LAMBDA_TIMEOUT_S < contract.API_INTEGRATION_TIMEOUT_S
+
+
+def test_a_function_without_endpoint_name_fails_at_init_saying_what_to_set():
+    env = {k: v for k, v in os.environ.items() if k != "ENDPOINT_NAME"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2] / "lambda_src")
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import predict_api.app"], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode != 0
+    assert "ConfigurationError: ENDPOINT_NAME is not set" in result.stderr
