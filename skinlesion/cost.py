@@ -46,7 +46,7 @@ class CostSettings:
     )
     request_seconds: float = 0.3  # endpoint compute per request (and the Lambda waiting on it)
     image_mb: float = 0.25  # a phone photo after the client's downscale
-    lambda_memory_mb: int = 512
+    lambda_memory_mb: int = 1024  # stacks/constructs/predict_api.py
 
 
 @dataclass(frozen=True)

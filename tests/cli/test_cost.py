@@ -34,8 +34,8 @@ def test_default_settings_cost() -> None:
     # serverless: requests x 0.3 s x 2 GB x $0.00002 per GB-second, plus data processed
     assert e.serverless_by_volume[1_000] == pytest.approx(0.012 + 0.00390625)
     assert e.serverless_by_volume[100_000] == pytest.approx(1.2 + 0.390625)
-    # API Gateway $3.50/M + Lambda $0.20/M + 0.3 s x 0.5 GB x $0.0000166667
-    per_request = 3.5e-6 + 0.2e-6 + 0.3 * 0.5 * 0.0000166667
+    # API Gateway $3.50/M + Lambda $0.20/M + 0.3 s x 1 GB x $0.0000166667
+    per_request = 3.5e-6 + 0.2e-6 + 0.3 * 1.0 * 0.0000166667
     assert e.api_by_volume[100_000] == pytest.approx(100_000 * per_request)
 
 
@@ -119,3 +119,8 @@ def test_report_shows_both_endpoint_types_source_and_warning(capsys) -> None:
 def test_explicit_flags_override_settings() -> None:
     s = cost.with_overrides(cost.CostSettings(), instance_count=3, training_hours=None)
     assert s.instance_count == 3 and s.training_hours == cost.CostSettings().training_hours
+
+
+def test_lambda_memory_assumption_is_the_stacks() -> None:
+    source = (cost.REPO_ROOT / "stacks" / "constructs" / "predict_api.py").read_text()
+    assert f"memory_size={cost.CostSettings().lambda_memory_mb}," in source

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from skinlesion import targets
 
@@ -67,39 +67,38 @@ def test_region_comes_from_the_user_pool_id() -> None:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-    }.items():
+def aws(moto_cognito, monkeypatch: pytest.MonkeyPatch) -> str:
+    """CloudFormation calls go to the session's moto server; returns a fresh stack name."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", moto_cognito.endpoint)
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "eu-west-1"}.items():  # fmt: skip
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield
+    return f"SkinLesion-{uuid.uuid4().hex[:8]}"
 
 
-def _deploy(outputs: dict[str, str]) -> None:
+def _deploy(name: str, outputs: dict[str, str]) -> None:
     template = {
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
         "Outputs": {key: {"Value": value} for key, value in outputs.items()},
     }
     boto3.client("cloudformation", region_name="eu-west-1").create_stack(
-        StackName="SkinLesion", TemplateBody=json.dumps(template)
+        StackName=name, TemplateBody=json.dumps(template)
     )
 
 
 def test_cloudformation_outputs_give_api_and_cognito(aws) -> None:
     _deploy(
+        aws,
         {
             "ApiUrl": "https://abc.execute-api.eu-west-1.amazonaws.com/prod/",
             "UserPoolId": "eu-west-1_Pool1",
             "UserPoolClientId": "appclient",
             "Region": "eu-west-1",
             "WebUrl": "https://d1.cloudfront.net",
-        }
+        },
     )
-    t = targets.from_cloudformation("SkinLesion")
+    t = targets.from_cloudformation(aws)
     assert t.api_url == "https://abc.execute-api.eu-west-1.amazonaws.com/prod/"
     assert (t.client_id, t.user_pool_id, t.region) == ("appclient", "eu-west-1_Pool1", "eu-west-1")
     assert t.cognito_endpoint == "https://cognito-idp.eu-west-1.amazonaws.com/"
@@ -114,6 +113,24 @@ def test_missing_stack_is_one_line(aws) -> None:
 
 
 def test_stack_without_api_output_is_named(aws) -> None:
-    _deploy({"Something": "else"})
+    _deploy(aws, {"Something": "else"})
     with pytest.raises(targets.TargetError, match="no ApiUrl output"):
-        targets.from_cloudformation("SkinLesion")
+        targets.from_cloudformation(aws)
+
+
+def test_output_keys_are_the_ones_the_stack_declares() -> None:
+    import ast
+
+    tree = ast.parse((Path(__file__).resolve().parents[2] / "stacks" / "stack.py").read_text())
+    declared = next(
+        ast.literal_eval(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "OUTPUT_KEYS" for t in node.targets)
+    )
+    wanted = {
+        targets.OUTPUT_API_URL,
+        targets.OUTPUT_USER_POOL_ID,
+        targets.OUTPUT_CLIENT_ID,
+        targets.OUTPUT_REGION,
+    }
+    assert wanted <= set(declared)
