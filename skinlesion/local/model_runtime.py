@@ -17,6 +17,7 @@ import importlib.util
 import io
 import json
 import logging
+import os
 import sys
 import tarfile
 import tempfile
@@ -125,6 +126,13 @@ class ServedModel:
     def _load_graph(self, version_dir: Path) -> None:
         import tensorflow as tf  # imported here: TF takes seconds and only the model server needs it
 
+        # The container's knobs for TF Serving's thread pools (0 or unset: TensorFlow decides).
+        for variable, setter in (
+            ("SAGEMAKER_TFS_INTRA_OP_PARALLELISM", tf.config.threading.set_intra_op_parallelism_threads),
+            ("SAGEMAKER_TFS_INTER_OP_PARALLELISM", tf.config.threading.set_inter_op_parallelism_threads),
+        ):
+            if int(os.environ.get(variable) or 0) > 0:
+                setter(int(os.environ[variable]))
         self._tf = tf
         self._loaded = tf.saved_model.load(str(version_dir))  # keep a reference: owns the variables
         self._signature = self._loaded.signatures["serving_default"]

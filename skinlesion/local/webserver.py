@@ -44,6 +44,7 @@ class WebServer(LocalHTTPServer):
 
 class _Handler(SimpleHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
     server: WebServer
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
