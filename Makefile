@@ -87,7 +87,7 @@ pytest:
 	$(BIN)/pytest
 
 # ---------------------------------------------------------------- cdk
-synth: setup
+synth: setup web-build
 	$(CDK) synth -q
 
 cfn-lint: synth
