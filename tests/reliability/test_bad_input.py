@@ -23,6 +23,7 @@ from .summary import record
 pytestmark = pytest.mark.e2e
 MAX_SECONDS_PER_CASE = 20  # generous for 2 busy cores; a hang would take the full timeout
 # Base64 of image magic numbers: JPEG/JFIF, PNG, RIFF (WebP); and repr() of raw magic bytes.
+REQUEST_PATH_PARTS = ("gateway", "modelServer", "cognito")  # /health's localStack keys a prediction needs
 IMAGE_MARKERS = ("/9j/4AAQ", "iVBORw0KGgo", "UklGR", "\\xff\\xd8\\xff", "\\x89PNG")
 
 
@@ -45,6 +46,8 @@ def read_from(offsets: dict[Path, int]) -> str:
 @pytest.fixture(scope="module")
 def corpus_run(local_stack: dict[str, Any], id_token: str) -> dict[str, Any]:
     """Send every case once (and /health after), collecting replies and the logs written meanwhile."""
+    health_url = wire.join(local_stack["apiUrl"], contract.ROUTE_HEALTH)
+    health_before = wire.send(health_url, method="GET")
     files = log_files(local_stack)
     offsets = {path: path.stat().st_size for path in files}
     origin = local_stack["webUrl"]
@@ -55,10 +58,17 @@ def corpus_run(local_stack: dict[str, Any], id_token: str) -> dict[str, Any]:
         replies[name] = wire.send(
             wire.join(local_stack["apiUrl"], case.path), body=case.body, headers=headers
         )
-    health = wire.send(wire.join(local_stack["apiUrl"], contract.ROUTE_HEALTH), method="GET")
+    health = wire.send(health_url, method="GET")
     statuses = Counter(reply.status for reply in replies.values())
     record("bad input", f"{len(replies)} cases tried; status codes seen {dict(sorted(statuses.items()))}")
-    return {"replies": replies, "health": health, "logs": read_from(offsets), "log_files": files}
+    logs = read_from(offsets)
+    return {
+        "replies": replies,
+        "health": health,
+        "health_before": health_before,
+        "logs": logs,
+        "files": files,
+    }
 
 
 @pytest.mark.parametrize("name", corpus.NAMES)
@@ -106,7 +116,12 @@ def test_no_case_got_a_5xx_and_health_is_normal_afterwards(corpus_run: dict[str,
     assert health.status == 200
     document = health.json()
     assert document["status"] == "ok"
-    assert all(state == "ok" for state in document.get("localStack", {}).values()), document
+    # Every part that was up before the run is still up (the web page may be unbuilt: not ours).
+    before = corpus_run["health_before"].json().get("localStack", {})
+    after = document.get("localStack", {})
+    went_down = [part for part, state in before.items() if state == "ok" and after.get(part) != "ok"]
+    assert not went_down, (before, after)
+    assert all(after.get(part, "ok") == "ok" for part in REQUEST_PATH_PARTS), after
 
 
 def secrets_of(case: corpus.Case) -> list[str]:
@@ -124,7 +139,7 @@ def secrets_of(case: corpus.Case) -> list[str]:
 
 def test_logs_hold_no_image_bytes_and_no_token(corpus_run: dict[str, Any], id_token: str) -> None:
     logs = corpus_run["logs"]
-    assert corpus_run["log_files"], "the stack's log files were not found beside its stack.json"
+    assert corpus_run["files"], "the stack's log files were not found beside its stack.json"
     assert "prediction" in logs or "request refused" in logs, "the run's log lines were not captured"
     assert id_token not in logs and id_token.rsplit(".", 1)[-1] not in logs, "a token was logged"
     leaked = [m for m in IMAGE_MARKERS if m in logs]
