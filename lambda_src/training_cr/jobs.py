@@ -141,7 +141,11 @@ def training_request(props: Mapping[str, Any], name: str) -> dict[str, Any]:
             "S3OutputPath": f"{prefix}tensorboard/",
             "LocalPath": TENSORBOARD_LOCAL_PATH,
         },
-        "Environment": {"SKINLESION_FINGERPRINT": prop(props, "Fingerprint")},
+        # train.py records the revision in metadata.json (source_revision): which code made the model.
+        "Environment": {
+            "SKINLESION_FINGERPRINT": prop(props, "Fingerprint"),
+            "SKINLESION_SOURCE_REVISION": str(props.get("SourceRevision") or "unknown"),
+        },
         "Tags": [{"Key": "skinlesion:fingerprint", "Value": prop(props, "Fingerprint")[:256]}],
     }
 

@@ -147,6 +147,7 @@ class Training(Construct):
                 "RoleArn": self.role.role_arn,
                 "TrainingImage": image,
                 "SourceUri": source.uri,
+                "SourceRevision": f"model_src@sha256:{source.sha256[:16]}",
                 "EntryPoint": "train.py",
                 "TrainUri": train_uri,
                 "InstanceType": settings.instance_type,

@@ -83,6 +83,7 @@ def test_job_outputs_checkpoints_and_tensorboard_live_under_the_job_prefix():
     assert request["EnableManagedSpotTraining"] is True
     assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 14400, "MaxWaitTimeInSeconds": 28800}
     assert request["ResourceConfig"]["InstanceCount"] == 2
+    assert request["Environment"]["SKINLESION_FINGERPRINT"] == "a" * 64
     assert request["HyperParameters"]["sagemaker_multi_worker_mirrored_strategy_enabled"] == "true"
 
 
