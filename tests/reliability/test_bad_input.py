@@ -9,15 +9,14 @@ no log line the stack wrote during the run holds image bytes, their base64, or t
 from __future__ import annotations
 
 import base64
-import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
 from predict_api import contract
 
 from . import corpus, wire
+from .logcapture import LogCapture
 from .summary import record
 
 pytestmark = pytest.mark.e2e
@@ -27,29 +26,12 @@ REQUEST_PATH_PARTS = ("gateway", "modelServer", "cognito")  # /health's localSta
 IMAGE_MARKERS = ("/9j/4AAQ", "iVBORw0KGgo", "UklGR", "\\xff\\xd8\\xff", "\\x89PNG")
 
 
-def log_files(stack: dict[str, Any]) -> list[Path]:
-    """The stack's log files: lambda.log, model-server.log (and up.log) beside its stack.json."""
-    state_file = stack.get("stateFile")
-    return sorted(Path(state_file).parent.glob("*.log")) if state_file else []
-
-
-def read_from(offsets: dict[Path, int]) -> str:
-    time.sleep(0.5)  # let the model server's subprocess flush its buffered output
-    text = []
-    for path, start in offsets.items():
-        with open(path, "rb") as handle:
-            handle.seek(start)
-            text.append(handle.read().decode("utf-8", "replace"))
-    return "\n".join(text)
-
-
 @pytest.fixture(scope="module")
 def corpus_run(local_stack: dict[str, Any], id_token: str) -> dict[str, Any]:
     """Send every case once (and /health after), collecting replies and the logs written meanwhile."""
     health_url = wire.join(local_stack["apiUrl"], contract.ROUTE_HEALTH)
     health_before = wire.send(health_url, method="GET")
-    files = log_files(local_stack)
-    offsets = {path: path.stat().st_size for path in files}
+    capture = LogCapture(local_stack)
     origin = local_stack["webUrl"]
     replies = {}
     for name in corpus.NAMES:
@@ -61,13 +43,13 @@ def corpus_run(local_stack: dict[str, Any], id_token: str) -> dict[str, Any]:
     health = wire.send(health_url, method="GET")
     statuses = Counter(reply.status for reply in replies.values())
     record("bad input", f"{len(replies)} cases tried; status codes seen {dict(sorted(statuses.items()))}")
-    logs = read_from(offsets)
+    logs = capture.text()
     return {
         "replies": replies,
         "health": health,
         "health_before": health_before,
         "logs": logs,
-        "files": files,
+        "files": capture.files,
     }
 
 

@@ -5,7 +5,8 @@ token from a second app client, one from a second user pool); the rest are forge
 moto's own signing key (shipped inside moto) so that exactly one property is wrong: expired,
 wrong issuer, unknown key id, no token_use, a tampered payload. A fresh RSA key, `alg: none`
 and HS256 keyed with the public key (algorithm confusion) test the signature check itself.
-Every case runs on each protected route; the demo user's real ID token is the control.
+Every case runs on each protected route; the demo user's real ID token is the control. No
+token sent during the module (refused or not) may appear in the stack's logs.
 """
 
 from __future__ import annotations
@@ -28,17 +29,25 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from predict_api import contract
 
 from . import images, wire
+from .logcapture import LogCapture
 from .summary import record
 
 pytestmark = pytest.mark.e2e
 PROTECTED = (("POST", contract.ROUTE_PREDICT), ("GET", contract.ROUTE_MODEL))
 UNAUTHORIZED = {"code": contract.ERROR_CODES[401], "message": contract.GATEWAY_UNAUTHORIZED_MESSAGE}
 REJECTED: set[tuple[str, str]] = set()
+TOKENS_SENT: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _count_rejections():
+def _logs_and_counts(local_stack):
+    capture = LogCapture(local_stack)
     yield
+    logged = capture.text()
+    # Refused or not, a token is a credential: no part that carries its signature may be logged.
+    tails = {case: value.split()[-1][-40:] for case, value in TOKENS_SENT.items() if len(value) > 40}
+    leaked = [case for case, tail in tails.items() if tail in logged]
+    assert not leaked, f"tokens in the stack's logs: {leaked}"
     kinds = {case for case, _ in REJECTED}
     record(
         "tokens",
@@ -179,6 +188,7 @@ def test_token_is_refused_with_401_json_and_cors(
     local_stack, tokens, case: str, method: str, route: str
 ) -> None:
     reply = call(local_stack, method, route, tokens[case])
+    TOKENS_SENT[case] = tokens[case] or ""
     assert reply.status == 401, f"{case} on {method} {route}: {reply.status} {reply.body[:200]!r}"
     body = reply.json()
     assert body["error"] == UNAUTHORIZED
