@@ -82,19 +82,12 @@ def acknowledge_bucket_deployment(role: IConstruct, *, destination: IConstruct) 
 def acknowledge_cdk_singletons(stack: Stack) -> None:
     """Acknowledge findings on the Lambdas CDK itself adds at stack level (not configurable).
 
-    Matched by the construct-id prefixes aws-cdk-lib gives them: the S3 auto-delete
-    provider, the BucketDeployment handler and the log-retention / custom-resource
-    singletons. Each gets only the rules that provably fire on it.
+    Matched by the construct-id prefix aws-cdk-lib gives the BucketDeployment handler;
+    it gets only the rules that fire on it (the auto-delete provider draws none).
     """
     for child in stack.node.children:
         cid = child.node.id
-        if cid.startswith("Custom::S3AutoDeleteObjectsCustomResourceProvider"):
-            acknowledge(
-                child,
-                "AwsSolutions-L1",
-                "CDK-managed auto-delete-objects provider; aws-cdk-lib pins its Node.js runtime.",
-            )
-        elif cid.startswith("Custom::CDKBucketDeployment"):
+        if cid.startswith("Custom::CDKBucketDeployment"):
             _acknowledge_bucket_deployment_handler(child)
 
 

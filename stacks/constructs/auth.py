@@ -48,12 +48,6 @@ class Auth(Construct):
         )
         acknowledge(
             self.user_pool,
-            "AwsSolutions-COG3",
-            "Advanced security (threat protection) needs the Plus feature plan, a per-user cost "
-            "this demo-sized deployment does not take on by default.",
-        )
-        acknowledge(
-            self.user_pool,
             "AwsSolutions-COG8",
             "The Plus feature plan is a per-user cost; Essentials covers email sign-in and TOTP MFA.",
         )

@@ -6,8 +6,6 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.nag import acknowledge
-
 
 def secure_bucket_props(*, retain: bool) -> dict[str, object]:
     """Settings every bucket of the app shares: encrypted, TLS-only, private, owner-enforced."""
@@ -37,11 +35,6 @@ class Storage(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
             **secure_bucket_props(retain=retain),  # type: ignore[arg-type]
-        )
-        acknowledge(
-            self.access_log_bucket,
-            "AwsSolutions-S1",
-            "This is the access-log bucket itself; logging it into another bucket would recurse.",
         )
         self.artifacts_bucket = s3.Bucket(
             self,

@@ -92,7 +92,7 @@ def test_cfn_lint_finds_no_errors_and_only_accepted_warnings(cli_out: Path) -> N
     print(f"cfn-lint: 0 errors, {sum(m['Rule']['Id'] == 'W3005' for m in matches)} x W3005 (accepted)")
 
 
-def test_cfn_lint_on_the_training_variant(tmp_path: Path) -> None:
+def test_training_variant_lints_clean_and_retains_nothing(tmp_path: Path) -> None:
     import aws_cdk as cdk
 
     from app import build
@@ -101,4 +101,9 @@ def test_cfn_lint_on_the_training_variant(tmp_path: Path) -> None:
     app = cdk.App(context=ctx, outdir=str(tmp_path / "out"))
     build(app, {})
     app.synth()
-    assert _unaccepted(_lint(sorted((tmp_path / "out").glob("*.template.json")))) == []
+    templates = sorted((tmp_path / "out").glob("*.template.json"))
+    assert _unaccepted(_lint(templates)) == []
+    # The training pipeline, too, leaves nothing behind on `cdk destroy`.
+    resources = json.loads(templates[0].read_text())["Resources"]
+    assert "Custom::TrainingJob" in {r["Type"] for r in resources.values()}
+    assert {k for k, r in resources.items() if r.get("DeletionPolicy", "Delete") != "Delete"} == set()
