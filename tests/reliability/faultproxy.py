@@ -8,8 +8,10 @@ the proxy), then switch faults at run time:
             are closed unanswered, as with a stopped server
 - SLOW      hold each request `delay_s` before forwarding (past the Lambda's read timeout)
 - ERROR_500 the runtime's own failure: 500 InternalFailure
-- MODEL_ERROR the model container failed: 424 ModelError, SageMaker's wire shape
-- THROTTLE  429 ThrottlingException, SageMaker's wire shape
+- MODEL_ERROR the model container failed: 424 ModelError
+- THROTTLE / THROTTLE_429  ThrottlingException as a 400 (SageMaker) or a 429
+- NOT_READY 429 ModelNotReadyException (a serverless endpoint still loading the model)
+- UNAVAILABLE 503 ServiceUnavailable
 
 Error bodies follow the AWS JSON protocol botocore parses (`x-amzn-ErrorType` + `__type`).
 """
@@ -23,19 +25,19 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-PASS, DOWN, SLOW, ERROR_500, MODEL_ERROR, THROTTLE = (
-    "pass",
-    "down",
-    "slow",
-    "error_500",
-    "model_error",
-    "throttle",
-)
+PASS, DOWN, SLOW = "pass", "down", "slow"
+ERROR_500, MODEL_ERROR, THROTTLE = "error_500", "model_error", "throttle"
+THROTTLE_429, NOT_READY, UNAVAILABLE = "throttle_429", "model_not_ready", "service_unavailable"
 
+# SageMaker runtime's error statuses: ThrottlingException is a 400 (AWS common error); some
+# front ends answer throttling with 429, so both are injected.
 _CANNED = {
     ERROR_500: (500, "InternalFailure", "An internal error occurred (fault injected)."),
     MODEL_ERROR: (424, "ModelError", "Received server error (500) from primary (fault injected)."),
-    THROTTLE: (429, "ThrottlingException", "Rate exceeded (fault injected)."),
+    THROTTLE: (400, "ThrottlingException", "Rate exceeded (fault injected)."),
+    THROTTLE_429: (429, "ThrottlingException", "Rate exceeded (fault injected)."),
+    NOT_READY: (429, "ModelNotReadyException", "Model is not ready (fault injected)."),
+    UNAVAILABLE: (503, "ServiceUnavailable", "Service unavailable (fault injected)."),
 }
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
 
