@@ -156,6 +156,7 @@ def run(
     progress.close()
     if not as_json:
         out.write(format_table(outcomes))
+        err.write(model_note(outcomes))
     failed = sum(not o.ok for o in outcomes)
     err.write(
         f"{len(outcomes) - failed} of {len(outcomes)} classified, {failed} failed. "
@@ -170,6 +171,17 @@ def _classify_all(classifier: Classifier, files: list[str], workers: int) -> Ite
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
         yield from pool.map(classifier.classify, files)  # map keeps the input order
+
+
+def model_note(outcomes: Iterable[Outcome]) -> str:
+    """Which model answered and its threshold: a label is not "the larger percentage"."""
+    body = next((o.body for o in outcomes if o.body is not None), None)
+    if body is None or "threshold" not in body:
+        return ""
+    version = (body.get("model") or {}).get("version", "unknown")
+    return (
+        f"Model {version}: malignant when the malignant score is at least {100 * body['threshold']:.1f} %.\n"
+    )
 
 
 def format_table(outcomes: Iterable[Outcome]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from skinlesion.predict import Outcome, Progress, format_table
+from skinlesion.predict import Outcome, Progress, format_table, model_note
 
 
 def _ok(name: str, malignant: float) -> Outcome:
@@ -53,3 +53,11 @@ def test_progress_bar_only_for_a_terminal_and_several_files() -> None:
         quiet.step("x.jpg")
         quiet.close()
         assert stream.getvalue() == ""
+
+
+def test_model_note_names_the_threshold_the_labels_use() -> None:
+    answered = _ok("a.jpg", 0.35)
+    answered.body |= {"threshold": 0.2884, "model": {"version": "v7"}}
+    note = model_note([Outcome("x.jpg", error_message="no such file"), answered])
+    assert note == "Model v7: malignant when the malignant score is at least 28.8 %.\n"
+    assert model_note([Outcome("x.jpg", error_message="no such file")]) == ""

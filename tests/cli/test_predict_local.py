@@ -49,7 +49,9 @@ def _rows(out: str) -> dict[str, str]:
     return {line.split()[0]: line for line in lines[1:]}
 
 
-def test_table_classifies_images_and_reports_bad_files(images, bad_files, stack_file, capsys) -> None:
+def test_table_classifies_images_and_reports_bad_files(
+    images, bad_files, stack_file, local_stack, capsys
+) -> None:
     files = [str(p) for p in images + bad_files]
     code = cli.main(["predict", *files, "--stack-file", str(stack_file), "--no-progress"])
     out, err = capsys.readouterr()
@@ -63,6 +65,7 @@ def test_table_classifies_images_and_reports_bad_files(images, bad_files, stack_
     assert "ERROR      HTTP 400: " in rows[str(bad_files[0])]
     assert rows[str(bad_files[1])].split(None, 2)[1:] == ["ERROR", "no such file"]
     assert f"{len(images)} of {len(files)} classified, 2 failed" in err
+    assert f"Model {local_stack['modelVersion']}: malignant when" in err
     assert "Traceback" not in err
 
 
