@@ -104,6 +104,15 @@ _BUILDERS: dict[str, Callable[[], Case]] = {
     "unicode_header": lambda: ok(
         "unicode_header", im.jpeg(), JPEG, "UTF-8 bytes in a header", **{"X-Note": "café ✓ 皮膚".encode()}
     ),
+    "png_declared_jpeg": lambda: ok(
+        "png_declared_jpeg", im.png(), JPEG, "real PNG under image/jpeg: sniffed"
+    ),
+    "webp_declared_png": lambda: ok(
+        "webp_declared_png", im.encode(im.lesion(), "WEBP"), PNG, "real WebP under image/png: sniffed"
+    ),
+    "json_data_url": lambda: as_json(
+        "json_data_url", {"image": "data:image/jpeg;base64," + _b64(im.jpeg())}, 200, "FileReader", im.jpeg()
+    ),
     "json_jpeg": lambda: as_json("json_jpeg", {"image": _b64(im.jpeg())}, 200, "JSON API", im.jpeg()),
     "json_png": lambda: as_json("json_png", {"image": _b64(im.png())}, 200, "JSON API, PNG", im.png()),
     # --- 415: declared type not accepted
