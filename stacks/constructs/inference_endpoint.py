@@ -170,6 +170,17 @@ class InferenceEndpoint(Construct):
             acknowledge(config, "HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured", reason)
         return config
 
+    def _autoscaling_role(self) -> iam.IRole:
+        """Application Auto Scaling's service-linked role for SageMaker (created on first use).
+
+        Without it CDK would add an empty role of its own, which cannot scale anything.
+        """
+        arn = (
+            f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/aws-service-role/"
+            "sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+        )
+        return iam.Role.from_role_arn(self, "AutoscalingServiceRole", arn, mutable=False)
+
     def _autoscaling(self) -> appscaling.ScalableTarget:
         s = self.settings
         target = appscaling.ScalableTarget(
@@ -180,6 +191,7 @@ class InferenceEndpoint(Construct):
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
             min_capacity=s.min_instances,
             max_capacity=s.max_instances,
+            role=self._autoscaling_role(),
         )
         target.node.add_dependency(self.endpoint)
         target.scale_to_track_metric(

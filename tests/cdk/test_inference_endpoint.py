@@ -40,6 +40,7 @@ def test_realtime_default_is_one_encrypted_m5_large_with_autoscaling(template: A
     target = one(template, "AWS::ApplicationAutoScaling::ScalableTarget")["Properties"]
     assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 2)
     assert target["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
+    assert "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint" in json.dumps(target["RoleARN"])
     policy = one(template, "AWS::ApplicationAutoScaling::ScalingPolicy")["Properties"]
     tracking = policy["TargetTrackingScalingPolicyConfiguration"]
     assert (
