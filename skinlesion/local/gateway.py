@@ -109,24 +109,49 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         url = urlsplit(self.path)
-        path = url.path.rstrip("/") or "/"
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > contract.API_GATEWAY_BODY_LIMIT_BYTES:
-            # Refused before reading the body; the connection closes as it is not drained.
+        try:
+            body = self._read_body()
+        except _BodyTooLarge:
+            # Refused before the whole body is read, so the connection cannot be reused.
             self.close_connection = True
             message = f"HTTP content length exceeded {contract.API_GATEWAY_BODY_LIMIT_BYTES} bytes."
             self._gateway_reply(413, message.encode(), "text/plain", request_id="-")
             return
+        except ValueError:
+            self.close_connection = True
+            self._gateway_reply(400, b'{"message": "Bad Request"}', "application/json", request_id="-")
+            return
         request = HttpRequest(
             method=self.command,
-            path=path,
+            path=url.path.rstrip("/") or "/",
             query=url.query,
-            headers=list(self.headers.items()),
-            body=self.rfile.read(length) if length > 0 else b"",
+            headers=[(k, v) for k, v in self.headers.items() if k.lower() != "transfer-encoding"],
+            body=body,
             source_ip=self.client_address[0],
             host=self.headers.get("Host") or "localhost",
         )
         self._route(request)
+
+    def _read_body(self) -> bytes:
+        """The request body, by Content-Length or chunked; _BodyTooLarge past API Gateway's limit."""
+        limit = contract.API_GATEWAY_BODY_LIMIT_BYTES
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks, size = [], 0
+            while chunk_size := int(self.rfile.readline(66).split(b";")[0].strip() or b"0", 16):
+                size += chunk_size
+                if size > limit:
+                    raise _BodyTooLarge
+                chunks.append(self.rfile.read(chunk_size))
+                self.rfile.readline()  # the CRLF after each chunk
+            while self.rfile.readline(8192).strip():  # trailers, up to the blank line
+                pass
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError("negative Content-Length")
+        if length > limit:
+            raise _BodyTooLarge
+        return self.rfile.read(length) if length else b""
 
     def _route(self, request: HttpRequest) -> None:
         methods = ROUTES.get(request.path)
@@ -216,6 +241,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+
+class _BodyTooLarge(Exception):
+    pass
 
 
 _ERROR_TYPES = {

@@ -7,7 +7,10 @@ import logging
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
+from socketserver import BaseRequestHandler
+from typing import Self
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ class LocalHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     part = "server"
 
-    def __init__(self, address: tuple[str, int], handler: type) -> None:
+    def __init__(self, address: tuple[str, int], handler: Callable[..., BaseRequestHandler]) -> None:
         try:
             super().__init__(address, handler)
         except OSError as err:
@@ -56,9 +59,9 @@ class LocalHTTPServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
-    def start(self) -> LocalHTTPServer:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self.serve_forever, name=self.part, daemon=True)
         self._thread.start()
         return self

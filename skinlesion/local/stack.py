@@ -105,13 +105,18 @@ class LocalStack:
         ):
             ensure_free(part, s.host, port)
         self.metadata = model_metadata(Path(s.model))
+        clock = _Clock()
         self._start_model_server()
         self.cognito = CognitoServer(s.host, s.cognito_port).start()
         self.pool = create_user_pool(self.cognito.url, region=s.region)
+        clock.lap("sign-in up, pool and demo user made")
         self.gateway = Gateway.create(self._gateway_config(self.pool), host=s.host, port=s.api_port).start()
         self.web = WebServer((s.host, s.web_port), dist=s.dist, config=self.web_config()).start()
+        clock.lap("gateway (handler imported) and web server up")
         self._wait_for_model()
+        clock.lap("model server loaded the model")
         self._first_prediction()
+        clock.lap("first signed-in prediction answered")
 
     def _start_model_server(self) -> None:
         s = self.settings
@@ -218,7 +223,10 @@ class LocalStack:
         }
 
     def stop(self) -> None:
-        """Stop every part that started, in reverse order; safe to call more than once."""
+        """Stop every part that started; safe to call more than once."""
+        process, self.model_process = self.model_process, None
+        if process is not None and process.poll() is None:
+            process.terminate()  # first: it winds down while the in-process servers stop
         for server in (self.web, self.gateway, self.cognito):
             if server is not None:
                 try:
@@ -226,14 +234,22 @@ class LocalStack:
                 except Exception:  # noqa: BLE001 - keep stopping the others
                     log.exception("while stopping %s", server)
         self.web = self.gateway = self.cognito = None
-        process, self.model_process = self.model_process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
+        if process is not None:
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+class _Clock:
+    """Start-up timings for `skinlesion up -v`."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def lap(self, what: str) -> None:
+        log.debug("%5.1f s  %s", time.monotonic() - self.start, what)
 
 
 def _http_ok(url: str) -> bool:

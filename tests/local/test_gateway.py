@@ -81,3 +81,28 @@ def test_token_is_checked_before_the_handler_runs(gateway_with):
         f"{gateway.url}/predict", data=b"x", headers={"Authorization": "Bearer x.y.z"}, timeout=10
     )
     assert response.status_code == 401 and calls == []
+
+
+def test_chunked_body_reaches_the_handler_whole(gateway_with):
+    seen = {}
+
+    def echo(event, context):
+        seen["body"] = event["body"]
+        return {"statusCode": 200, "body": ""}
+
+    gateway = gateway_with(echo)
+    requests.post(f"{gateway.url}/health", data=iter([b"ab", b"cd"]), timeout=10)  # a generator: chunked
+    assert seen == {}  # POST /health is not a route: 403 before the handler
+    response = requests.get(f"{gateway.url}/health", data=iter([b"ab", b"cd"]), timeout=10)
+    assert response.status_code == 200 and seen["body"] == "abcd"
+
+
+def test_unreadable_content_length_is_400_not_a_dropped_connection(gateway_with):
+    import socket
+    from urllib.parse import urlsplit
+
+    gateway = gateway_with(lambda e, c: {"statusCode": 200, "body": ""})
+    address = urlsplit(gateway.url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as conn:
+        conn.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: lots\r\n\r\n")
+        assert conn.recv(100).startswith(b"HTTP/1.1 400")
