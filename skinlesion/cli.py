@@ -138,7 +138,14 @@ def _predict(a: argparse.Namespace) -> int:
         as_json=a.json,
         workers=max(1, a.workers),
         show_progress=not a.no_progress,
+        hint=_unreachable_hint(target),
     )
+
+
+def _unreachable_hint(target: targets.Target) -> str:
+    if target.source.endswith(".json"):  # a local stack that is not (or no longer) running
+        return f"Is the local stack running? (addresses from {target.source}; start it: `skinlesion up`)\n"
+    return ""
 
 
 def _cost(a: argparse.Namespace) -> int:

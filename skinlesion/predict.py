@@ -129,15 +129,16 @@ def run(
     as_json: bool,
     workers: int,
     show_progress: bool,
+    hint: str = "",
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    """Classify `files`; print results; return the exit code."""
+    """Classify `files`; print results; return the exit code. `hint` follows an unreachable sign-in."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
         tokens.token()  # sign in before any file, so a wrong password is one line and nothing else
     except SignInError as exc:
-        err.write(f"skinlesion: {exc}\n")
+        err.write(f"skinlesion: {exc}\n{hint if 'cannot reach' in str(exc) else ''}")
         return EXIT_SIGN_IN
     classifier = Classifier(api_url, tokens)
     progress = Progress(len(files), err, show_progress)

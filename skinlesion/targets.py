@@ -48,6 +48,7 @@ class Target:
         region: str | None = None,
         cognito_endpoint: str | None = None,
     ) -> Target:
+        endpoint: str | None
         if cognito_endpoint:
             endpoint = cognito_endpoint
         elif region and region != self.region:  # another region's Cognito, unless told otherwise

@@ -161,3 +161,26 @@ def test_token_flag_is_used_as_is(images, stack_file, local_stack, capsys) -> No
     line = json.loads(capsys.readouterr().out)
     assert (line["status"], line["error"]["code"]) == (401, "unauthorized")
     assert not TokenCache().path.exists()
+
+
+def test_stack_option_reads_cloudformation_outputs(images, local_stack, moto_cognito, monkeypatch, capsys):
+    # GIVEN a deployed stack's outputs (moto CloudFormation) that point at the local API
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", moto_cognito.endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    outputs = {"ApiUrl": local_stack["apiUrl"], "UserPoolClientId": local_stack["userPoolClientId"],
+               "UserPoolId": local_stack["userPoolId"], "Region": "us-east-1"}  # fmt: skip
+    boto3.client("cloudformation", region_name="us-east-1").create_stack(
+        StackName="CliStackOption",
+        TemplateBody=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}},
+                                 "Outputs": {k: {"Value": v} for k, v in outputs.items()}}),
+    )  # fmt: skip
+    # WHEN predict finds the API through --stack (Cognito redirected to the local one)
+    sign_in = ["--username", local_stack["username"], "--password", local_stack["password"]]
+    code = cli.main(["predict", str(images[0]), "--stack", "CliStackOption", "--region", "us-east-1",
+                     "--cognito-endpoint", local_stack["cognitoEndpoint"], "--json", *sign_in])  # fmt: skip
+    # THEN the image is classified by that API
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True

@@ -173,3 +173,15 @@ def test_cli_without_any_stack_or_client_says_what_to_pass(tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert code == 2
     assert "skinlesion up" in err and "--stack" in err
+
+
+def test_cli_stopped_local_stack_says_to_start_it(tmp_path, capsys) -> None:
+    stack = tmp_path / "stack.json"
+    stack.write_text(json.dumps({"apiUrl": "http://127.0.0.1:9", "cognitoEndpoint": "http://127.0.0.1:9/",
+                                 "userPoolClientId": "abc", "region": "us-east-1",
+                                 "username": "demo@example.com", "password": "pw"}))  # fmt: skip
+    code = cli.main(["predict", str(tmp_path / "x.jpg"), "--stack-file", str(stack)])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 3
+    assert err[0].startswith("skinlesion: sign-in failed: cannot reach Cognito at http://127.0.0.1:9/")
+    assert err[1] == f"Is the local stack running? (addresses from {stack}; start it: `skinlesion up`)"
