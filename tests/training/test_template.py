@@ -261,3 +261,16 @@ def test_a_given_model_skips_import_and_training(synth, context):
     for kind in ("Custom::TrainingJob", "Custom::DatasetImport", WAIT, "AWS::Events::Rule"):
         assert _of_type(template, kind) == {}, kind
     assert "TrainingJobName" not in template.get("Outputs", {})
+
+
+def test_the_import_job_runs_the_import_cli_with_arguments_it_accepts(trained):
+    from isic_import import DEFAULT_QUERIES
+    from isic_import.__main__ import parse_args
+
+    from stacks.constructs.dataset import ISIC_QUERIES
+
+    assert ISIC_QUERIES == DEFAULT_QUERIES  # the stack's dataset id hashes the queries the import runs
+    props = _one(trained, "Custom::DatasetImport")[1]["Properties"]
+    args = parse_args([*props["Arguments"], "--output", "/opt/ml/processing/output"])
+    assert (args.image_size, args.dataset_id, args.limit) == (224, props["DatasetId"], 0)
+    assert args.benign_query == DEFAULT_QUERIES["benign"]
