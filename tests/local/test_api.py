@@ -115,6 +115,13 @@ def test_bad_tokens_get_401_with_cors_and_the_gateway_body(
     assert response.headers["Access-Control-Allow-Origin"] == local_stack["webUrl"]
 
 
+def test_model_route_describes_the_served_model(local_stack, id_token):
+    response = requests.get(f"{local_stack['apiUrl']}/model", headers={"Authorization": id_token}, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == local_stack["modelVersion"]
+    assert requests.get(f"{local_stack['apiUrl']}/model", timeout=10).status_code == 401
+
+
 @pytest.mark.parametrize("route", [contract.ROUTE_HEALTH, contract.ROUTE_OPENAPI])
 def test_public_routes_need_no_token(local_stack, route):
     response = requests.get(f"{local_stack['apiUrl']}{route}", timeout=10)
