@@ -124,9 +124,9 @@ def render(results: dict) -> str:
     p4 = results["latency"]["gateway, 4 clients"]
     gw, ms = results["latency"]["gateway, 1 client"], results["latency"]["model server, 1 client"]
     overhead = (
-        f"At 1 client the gateway path (token check, event, handler, boto3) adds {gw['p50'] - ms['p50']:.1f} ms"
-        " at p50 over the model server alone. With the load average above the 2 cores, every number here"
-        " includes time spent waiting for a CPU; rerun on a quiet machine for the floor."
+        f"At 1 client the gateway path (token check, event, handler, boto3) adds {gw['p50'] - ms['p50']:.1f}"
+        " ms at p50 over the model server alone. With the load average above the 2 cores, every number"
+        " here includes time spent waiting for a CPU; rerun on a quiet machine for the floor."
     )
     verdict = (
         f"Goals: p50 <= 50 ms ({'met' if p4['p50'] <= 50 else 'missed'}), p99 <= 150 ms "
