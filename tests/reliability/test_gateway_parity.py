@@ -79,9 +79,6 @@ def test_chunked_upload_gets_a_prediction(local_stack, id_token) -> None:
     assert received.count(b"HTTP/1.") == 1, "the chunks were parsed as a second request"
 
 
-@pytest.mark.xfail(
-    strict=False, reason="local gateway.py drops the connection on a non-numeric Content-Length"
-)
 def test_malformed_content_length_gets_a_400(local_stack) -> None:
     head = f"POST {contract.ROUTE_PREDICT} HTTP/1.1\r\nHost: localhost\r\nContent-Length: abc\r\n\r\n"
     received = raw_exchange(local_stack, head.encode())
