@@ -97,12 +97,8 @@ def _raise_stop(signum: int, frame: object) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-    if args.verbose:
-        logging.getLogger("skinlesion").setLevel(logging.DEBUG)
-    settings = StackSettings(
+def settings_from(args: argparse.Namespace) -> StackSettings:
+    return StackSettings(
         model=args.model,
         host=args.host,
         web_port=args.web_port,
@@ -111,22 +107,23 @@ def main(argv: list[str] | None = None) -> int:
         cognito_port=args.cognito_port,
         region=args.region,
         ready_timeout_s=args.ready_timeout,
+        log_dir=args.state_file.parent,
     )
-    started = time.monotonic()
-    settings.log_dir = args.state_file.parent
-    console = _capture_lambda_output(settings.log_dir / "lambda.log", args.verbose)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    if args.verbose:
+        logging.getLogger("skinlesion").setLevel(logging.DEBUG)
+    settings = settings_from(args)
+    console = sys.stdout
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     stack = LocalStack(settings)
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
     try:
         print(f"starting the local stack (model {settings.model}) ...", file=console, flush=True)
-        stack.start()
-        state = {**stack.state(), "stateFile": str(args.state_file)}
-        write_state(args.state_file, state)
-        built = stack.web is not None and stack.web.built
-        print(_banner(state, time.monotonic() - started, built), file=console, flush=True)
-        threading.Event().wait()
-        return 0  # unreachable: the wait ends by a signal
+        _capture_lambda_output(settings.log_dir / "lambda.log", args.verbose)
+        return _run(stack, args.state_file, console)
     except _Stop as why:
         print(f"\nstopping ({why}) ...", file=console, flush=True)
         return 0
@@ -141,21 +138,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skinlesion up: could not start: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        for sig in previous:  # a second Ctrl-C must not cut the clean-up short
+            signal.signal(sig, signal.SIG_IGN)
         stack.stop()
         if args.state_file.is_file() and _owned_by_us(args.state_file):
             args.state_file.unlink()
+        sys.stdout = console
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def _capture_lambda_output(path: Path, verbose: bool) -> TextIO:
+def _run(stack: LocalStack, state_file: Path, console: TextIO) -> int:
+    """Start, publish stack.json, print the banner, then wait for a signal (_Stop)."""
+    started = time.monotonic()
+    stack.start()
+    state = {**stack.state(), "stateFile": str(state_file)}
+    write_state(state_file, state)
+    built = stack.web is not None and stack.web.built
+    print(_banner(state, time.monotonic() - started, built), file=console, flush=True)
+    threading.Event().wait()
+    return 0  # unreachable: the wait ends with a signal
+
+
+def _capture_lambda_output(path: Path, verbose: bool) -> None:
     """Send the in-process Lambda's stdout (Powertools JSON logs, EMF metrics) to a log file,
-    as CloudWatch Logs would hold them; returns the console stream for the stack's own lines.
+    as CloudWatch Logs would hold them; the stack's own lines go to the console stream main() kept.
     Must run before the handler is imported: Powertools binds its handler to sys.stdout then."""
-    console = sys.stdout
     if not verbose:
         path.parent.mkdir(parents=True, exist_ok=True)
-        sys.stdout = open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
-    return console
+        sys.stdout = open(path, "a", buffering=1)  # noqa: SIM115 - main() puts the console back
 
 
 def _owned_by_us(path: Path) -> bool:
