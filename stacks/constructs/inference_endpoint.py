@@ -58,7 +58,9 @@ class InferenceEndpoint(Construct):
             ),
         )
         # SageMaker checks it can read the artifact when the Model is created: policy first.
-        self.model.node.add_dependency(self.role, *model.depends_on)
+        # (the role itself is already a dependency through the GetAtt of its ARN).
+        policy = self.role.node.find_child("DefaultPolicy")
+        self.model.node.add_dependency(policy, *model.depends_on)
         self.key = (
             None if settings.serverless or has_instance_storage(settings.instance_type) else self._key()
         )
