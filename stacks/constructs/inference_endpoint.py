@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -132,6 +132,7 @@ class InferenceEndpoint(Construct):
             description="Encrypts the ML storage volumes of the skin-lesion endpoint",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7),  # KMS's shortest wait before a deleted key is gone
         )
         # No grant to the execution role: SageMaker uses the key through grants it creates with
         # the credentials of whoever calls CreateEndpoint (CloudFormation), which the default

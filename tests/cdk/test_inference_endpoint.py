@@ -37,6 +37,9 @@ def test_realtime_default_is_one_encrypted_m5_large_with_autoscaling(template: A
     (variant,) = config["ProductionVariants"]
     assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.m5.large", 1)
     assert "KmsKeyId" in config
+    key = one(template, "AWS::KMS::Key")
+    assert key["Properties"]["EnableKeyRotation"] is True and key["Properties"]["PendingWindowInDays"] == 7
+    assert key["DeletionPolicy"] == "Delete"
     target = one(template, "AWS::ApplicationAutoScaling::ScalableTarget")["Properties"]
     assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 2)
     assert target["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
