@@ -23,7 +23,7 @@ from predict_api import contract
 
 from skinlesion.local.authorizer import CognitoAuthorizer, Unauthorized, claims_as_api_gateway
 from skinlesion.local.events import HttpRequest, MalformedResult, http_response, proxy_event
-from skinlesion.local.httpbase import LocalHTTPServer
+from skinlesion.local.httpbase import LocalHTTPServer, drain
 from skinlesion.local.lambda_runtime import HandlerTimeout, LambdaInvoker, load_handler
 
 log = logging.getLogger(__name__)
@@ -111,9 +111,9 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         try:
             body = self._read_body()
-        except _BodyTooLarge:
-            # Refused before the whole body is read, so the connection cannot be reused.
-            self.close_connection = True
+        except _BodyTooLarge as too_large:
+            # Refused unread; drained (or the connection closed) so the client sees the 413.
+            self.close_connection = not drain(self.rfile, too_large.unread)
             message = f"HTTP content length exceeded {contract.API_GATEWAY_BODY_LIMIT_BYTES} bytes."
             self._gateway_reply(413, message.encode(), "text/plain", request_id="-")
             return
@@ -140,7 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
             while chunk_size := int(self.rfile.readline(66).split(b";")[0].strip() or b"0", 16):
                 size += chunk_size
                 if size > limit:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge(1 << 62)  # chunked: the rest is of unknown size
                 chunks.append(self.rfile.read(chunk_size))
                 self.rfile.readline()  # the CRLF after each chunk
             while self.rfile.readline(8192).strip():  # trailers, up to the blank line
@@ -150,7 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
         if length < 0:
             raise ValueError("negative Content-Length")
         if length > limit:
-            raise _BodyTooLarge
+            raise _BodyTooLarge(length)
         return self.rfile.read(length) if length else b""
 
     def _route(self, request: HttpRequest) -> None:
@@ -244,7 +244,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _BodyTooLarge(Exception):
-    pass
+    def __init__(self, unread: int) -> None:
+        super().__init__(unread)
+        self.unread = unread  # bytes still on the wire (a huge value: do not drain, close)
 
 
 _ERROR_TYPES = {

@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Callable
 from http.server import ThreadingHTTPServer
+from io import BufferedIOBase
 from socketserver import BaseRequestHandler
 from typing import Self
 
@@ -78,3 +79,19 @@ class LocalHTTPServer(ThreadingHTTPServer):
             log.debug("%s: client %s went away: %s", self.part, client_address, exc)
             return
         log.exception("%s: error while handling a request from %s", self.part, client_address)
+
+
+DRAIN_CAP_BYTES = 64 * 1024 * 1024
+
+
+def drain(rfile: BufferedIOBase, length: int, cap: int = DRAIN_CAP_BYTES) -> bool:
+    """Read and drop a refused body so the client, still sending, gets the answer and not a reset.
+    False (the caller closes the connection) when the body is too big to be worth reading."""
+    if length > cap:
+        return False
+    while length > 0:
+        chunk = rfile.read(min(length, 1 << 20))
+        if not chunk:
+            return False
+        length -= len(chunk)
+    return True

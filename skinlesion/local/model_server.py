@@ -26,8 +26,10 @@ import uuid
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+from predict_api import contract
+
 from skinlesion import REPO_ROOT
-from skinlesion.local.httpbase import LocalHTTPServer, PortInUse
+from skinlesion.local.httpbase import LocalHTTPServer, PortInUse, drain
 from skinlesion.local.model_runtime import Reply, ServedModel
 
 log = logging.getLogger(__name__)
@@ -88,9 +90,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(Reply(404, b'{"error": "not found"}'))
 
     def do_POST(self) -> None:
+        runtime = _RUNTIME_ROUTE.match(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if runtime and length > contract.ENDPOINT_BODY_LIMIT_BYTES:
+            # InvokeEndpoint's payload limit, refused as the service does; the body is only drained.
+            self.close_connection = not drain(self.rfile, length)
+            message = f"HTTP content length exceeded {contract.ENDPOINT_BODY_LIMIT_BYTES} bytes."
+            self._send(Reply(413, json.dumps({"message": message}).encode()))
+            return
         body = self._body()
         model = self.server.model
-        runtime = _RUNTIME_ROUTE.match(self.path)
         if runtime:
             self._runtime_invoke(runtime.group(1), body)
         elif model is None:

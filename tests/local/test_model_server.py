@@ -122,3 +122,12 @@ def test_artifact_without_a_saved_model_is_refused_clearly(tmp_path: Path):
 def test_missing_artifact_is_refused_clearly(tmp_path: Path):
     with pytest.raises(ArtifactError, match="not found"):
         ServedModel(tmp_path / "absent.tar.gz")
+
+
+def test_payload_over_the_invoke_endpoint_limit_is_413(model_server):
+    with pytest.raises(ClientError) as caught:
+        runtime(model_server.url).invoke_endpoint(
+            EndpointName=DEFAULT_ENDPOINT_NAME, ContentType="image/jpeg", Body=b"\0" * (6 * 1024 * 1024 + 1)
+        )
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert "content length exceeded" in str(caught.value)
