@@ -90,12 +90,13 @@ class SkinLesionStack(Stack):
 
     def _outputs(self) -> None:
         values = {
-            "WebUrl": self.site.url,
-            "ApiUrl": self.api.url,
-            "UserPoolId": self.auth.user_pool.user_pool_id,
-            "UserPoolClientId": self.auth.user_pool_client.user_pool_client_id,
-            "EndpointName": self.endpoint.endpoint_name,
-            "Region": self.region,
+            "WebUrl": (self.site.url, "The web page (CloudFront)"),
+            "ApiUrl": (self.api.url, "The REST API base URL, no trailing slash: POST <ApiUrl>/predict"),
+            "UserPoolId": (self.auth.user_pool.user_pool_id, "Cognito user pool (create users here)"),
+            "UserPoolClientId": (self.auth.user_pool_client.user_pool_client_id, "Cognito app client"),
+            "EndpointName": (self.endpoint.endpoint_name, "SageMaker endpoint"),
+            "Region": (self.region, "Region of the stack"),
         }
         for key in OUTPUT_KEYS:
-            CfnOutput(self, key, value=values[key])
+            value, description = values[key]
+            CfnOutput(self, key, value=value, description=description)
