@@ -172,7 +172,8 @@ def write_section(text: str) -> None:
     doc = DOC.read_text()
     start = doc.index(SECTION)
     end = doc.find("\n## ", start + len(SECTION))
-    DOC.write_text(doc[:start] + text + (doc[end + 1 :] if end != -1 else ""))
+    rest = doc[end + 1 :] if end != -1 else ""
+    DOC.write_text(doc[:start] + text.rstrip("\n") + ("\n\n" + rest if rest else "\n"))
 
 
 def main() -> int:
