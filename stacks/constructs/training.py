@@ -23,7 +23,7 @@ import json
 
 from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Stack
 from aws_cdk import aws_s3 as s3
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from stacks.config import TrainingSettings
 from stacks.constructs.dataset import IsicImport, dataset_id, source_bundle, training_image_uri
@@ -74,6 +74,16 @@ def job_name_prefix(scope: Construct) -> str:
     return "skinlesion-" + hashlib.sha256(f"{stack.stack_name}/{scope.node.path}".encode()).hexdigest()[:6]
 
 
+def import_image_size(hps: dict[str, str]) -> int:
+    """The import's square size: the training size, at least 224 (256 px thumbnails cover up to 256)."""
+    try:
+        return max(224, int(hps.get("image-size", 224)))
+    except ValueError:
+        raise ValueError(
+            f"-c hyperparameters: image-size must be a whole number of pixels, got {hps['image-size']!r}"
+        ) from None
+
+
 class Training(Construct):
     """The pipeline's resources; `model` is the trained artifact, `completion` the gate to depend on."""
 
@@ -81,17 +91,17 @@ class Training(Construct):
         self, scope: Construct, id_: str, *, bucket: s3.IBucket, settings: TrainingSettings, region: str
     ) -> None:
         super().__init__(scope, id_)
-        prefix = job_name_prefix(self)
-        source = source_bundle(self, "Source")
-        hps = hyperparameters(settings)
-        import_size = max(224, int(hps.get("image-size", 224)))  # 256 px thumbnails suffice up to 256
-        data_id = dataset_id(limit=settings.dataset_limit, image_size=import_size)
-        dataset_prefix = f"datasets/isic/{data_id}/"
+        self._bucket, self._settings, self._region = bucket, settings, region
+        self.prefix = job_name_prefix(self)
+        self.source = source_bundle(self, "Source")
+        self.hyperparameters = hyperparameters(settings)
+        import_size = import_image_size(self.hyperparameters)
+        dataset_prefix = f"datasets/isic/{dataset_id(limit=settings.dataset_limit, image_size=import_size)}/"
         self.role = sagemaker_execution_role(
             self,
             "SageMakerRole",
             bucket=bucket,
-            source=source,
+            source=self.source,
             region=region,
             dataset_uri=settings.dataset_uri,
             dataset_prefix=None if settings.dataset_uri else dataset_prefix,
@@ -100,37 +110,52 @@ class Training(Construct):
             self,
             "Handlers",
             bucket=bucket,
-            job_name_prefix=prefix,
+            job_name_prefix=self.prefix,
             dataset_prefix=dataset_prefix,
             execution_role=self.role,
             region=region,
         )
-        self.dataset: IsicImport | None = None
-        if settings.dataset_uri:
-            train_uri, data_version = settings.dataset_uri, settings.dataset_uri
-        else:
-            self.dataset = IsicImport(
-                self,
-                "Import",
-                bucket_name=bucket.bucket_name,
-                service_token=self.functions.service_token,
-                job_name_prefix=f"{prefix}-import",
-                role_arn=self.role.role_arn,
-                source=source,
-                region=region,
-                limit=settings.dataset_limit,
-                image_size=import_size,
-            )
-            self.dataset.job.node.add_dependency(self.functions)
-            train_uri, data_version = self.dataset.dataset_uri, self.dataset.dataset_id
+        train_uri, data_version = self._training_data(import_size)
         image = training_image_uri(region, settings.instance_type)
         self.fingerprint = fingerprint(
-            code_sha256=source.sha256,
+            code_sha256=self.source.sha256,
             data_version=data_version,
-            hps=hps,
+            hps=self.hyperparameters,
             image=image,
             count=settings.instance_count,
         )
+        self.completion = self._job_and_wait(image, train_uri)
+        self.job_name = self.job.get_att_string("JobName")
+        # Whatever serves or reads the artifact waits for a job that passed the quality gate.
+        self.model = ModelArtifact(
+            bucket_name=bucket.bucket_name,
+            key=self.job.get_att_string("ModelDataKey"),
+            depends_on=(self.completion,),
+        )
+
+    def _training_data(self, import_size: int) -> tuple[str, str]:
+        """(training channel URI, data version): the user's folder, or the ISIC import's output."""
+        self.dataset: IsicImport | None = None
+        if self._settings.dataset_uri:
+            return self._settings.dataset_uri, self._settings.dataset_uri
+        self.dataset = IsicImport(
+            self,
+            "Import",
+            bucket_name=self._bucket.bucket_name,
+            service_token=self.functions.service_token,
+            job_name_prefix=f"{self.prefix}-import",
+            role_arn=self.role.role_arn,
+            source=self.source,
+            region=self._region,
+            limit=self._settings.dataset_limit,
+            image_size=import_size,
+        )
+        self.dataset.job.node.add_dependency(self.functions)  # the rules exist before any job ends
+        return self.dataset.dataset_uri, self.dataset.dataset_id
+
+    def _job_and_wait(self, image: str, train_uri: str) -> CfnWaitCondition:
+        """The training custom resource and the WaitCondition its job's end event signals."""
+        settings = self._settings
         # Fingerprint in the logical ids: a new job gets a new handle and a new wait
         # (CloudFormation cannot update either), an unchanged one keeps the finished wait.
         handle = CfnWaitConditionHandle(self, f"WaitHandle{self.fingerprint[:12]}")
@@ -140,14 +165,14 @@ class Training(Construct):
             service_token=self.functions.service_token,
             resource_type="Custom::TrainingJob",
             properties={
-                "JobNamePrefix": prefix,
+                "JobNamePrefix": self.prefix,
                 "Fingerprint": self.fingerprint,
-                "Bucket": bucket.bucket_name,
-                "Region": region,
+                "Bucket": self._bucket.bucket_name,
+                "Region": self._region,
                 "RoleArn": self.role.role_arn,
                 "TrainingImage": image,
-                "SourceUri": source.uri,
-                "SourceRevision": f"model_src@sha256:{source.sha256[:16]}",
+                "SourceUri": self.source.uri,
+                "SourceRevision": f"model_src@sha256:{self.source.sha256[:16]}",
                 "EntryPoint": "train.py",
                 "TrainUri": train_uri,
                 "InstanceType": settings.instance_type,
@@ -156,7 +181,7 @@ class Training(Construct):
                 "MaxRuntimeSeconds": str(max_runtime_s(settings)),
                 "UseSpot": str(settings.use_spot).lower(),
                 "MaxWaitSeconds": str(max_wait_s(settings)),
-                "HyperParameters": hps,
+                "HyperParameters": self.hyperparameters,
                 "MinAuc": str(settings.min_auc),
                 "WaitHandleUrl": handle.ref,
             },
@@ -164,23 +189,12 @@ class Training(Construct):
         self.job.node.add_dependency(self.functions)
         if self.dataset is not None:
             self.job.node.add_dependency(self.dataset.completion)
-        self.completion = CfnWaitCondition(
+        wait = CfnWaitCondition(
             self,
             f"Wait{self.fingerprint[:12]}",
             handle=handle.ref,
             timeout=str(wait_timeout_s(settings)),
             count=1,
         )
-        self.completion.node.add_dependency(self.job)
-        self.job_name = self.job.get_att_string("JobName")
-        # Whatever serves or reads the artifact waits for a job that passed the quality gate.
-        self.model = ModelArtifact(
-            bucket_name=bucket.bucket_name,
-            key=self.job.get_att_string("ModelDataKey"),
-            depends_on=(self.completion,),
-        )
-
-    def gate(self, *consumers: IConstruct) -> None:
-        """Make `consumers` (the Model, the API reading metadata.json) wait for a job that passed the gate."""
-        for consumer in consumers:
-            consumer.node.add_dependency(self.completion)
+        wait.node.add_dependency(self.job)
+        return wait
