@@ -29,6 +29,7 @@ class Synth:
     template: dict[str, Any]
     report: dict[str, Any] | None
     error: str | None
+    variant: str = "bundled"
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -63,7 +64,7 @@ def stand_ins(root: Path) -> dict[str, str]:
     return {"siteDir": str(site), "bundledModelPath": str(model)}
 
 
-def synth(root: Path) -> Synth:
+def synth(root: Path, **extra_context: Any) -> Synth:
     """Synthesize into `root`/cdk.out with AwsSolutions + HIPAA Security reporting."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     import aws_cdk as cdk
@@ -71,7 +72,7 @@ def synth(root: Path) -> Synth:
     from app import build
 
     context = json.loads((REPO / "cdk.json").read_text())["context"]
-    context |= {"aws:cdk:bundling-stacks": [], "nag": "hipaa"} | stand_ins(root / "inputs")
+    context |= {"aws:cdk:bundling-stacks": [], "nag": "hipaa"} | stand_ins(root / "inputs") | extra_context
     outdir = root / "cdk.out"
     app = cdk.App(context=context, outdir=str(outdir))
     stack = build(app, {})
@@ -83,4 +84,5 @@ def synth(root: Path) -> Synth:
     template = json.loads((outdir / stack.template_file).read_text())
     report_path = outdir / "validation-report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else None
-    return Synth(template=template, report=report, error=error)
+    variant = str(extra_context.get("model", "bundled"))
+    return Synth(template=template, report=report, error=error, variant=variant)

@@ -18,6 +18,12 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> cdk_synth.Synth:
     return cdk_synth.synth(tmp_path_factory.mktemp("cdk"))
 
 
+@pytest.fixture(scope="session")
+def synthesized_train(tmp_path_factory: pytest.TempPathFactory) -> cdk_synth.Synth:
+    """The same with `-c model=train`: the training pipeline's roles and handlers added."""
+    return cdk_synth.synth(tmp_path_factory.mktemp("cdk-train"), model="train")
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not LINES:
         return

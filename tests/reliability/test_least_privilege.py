@@ -1,10 +1,11 @@
 """Least privilege and HIPAA Security, proven on the synthesized template (no AWS account).
 
-GIVEN the stack as `cdk synth` builds it (cdk.json context, cdk-nag AwsSolutions + HIPAA)
+GIVEN the stack as `cdk synth` builds it (cdk.json context), by default (bundled model) and with
+the training pipeline (`-c model=train`)
 THEN no Allow statement grants every action of a service, none targets every S3 bucket,
 `Resource: *` appears only with actions whose service has no resource-level permissions,
 the runtime roles (the predict Lambda's, the SageMaker endpoint's) name exact actions on their
-own resources, and cdk-nag's HIPAA Security pack leaves no unacknowledged finding.
+own resources, and every iam:PassRole names one role for one service.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from .summary import record
 
@@ -75,6 +78,12 @@ def allows(synthesized) -> list[tuple[str, str, dict[str, Any]]]:
     return [s for s in statements(synthesized.resources) if s[2]["Effect"] == "Allow"]
 
 
+@pytest.fixture(scope="module", params=["bundled", "train"])
+def synthesized(request: pytest.FixtureRequest):
+    """Each variant's template (shadows the conftest fixture of the same name in this module)."""
+    return request.getfixturevalue("synthesized_train" if request.param == "train" else "synthesized")
+
+
 def test_no_allow_statement_grants_all_actions_of_a_service(synthesized) -> None:
     offenders = []
     for lid, scope, statement in allows(synthesized):
@@ -85,7 +94,10 @@ def test_no_allow_statement_grants_all_actions_of_a_service(synthesized) -> None
             ):
                 offenders.append(f"{lid}: {action}")
     assert not offenders, offenders
-    record("least privilege", f"{len(allows(synthesized))} Allow statements; none grants '*' or 'service:*'")
+    record(
+        "least privilege",
+        f"[{synthesized.variant}] {len(allows(synthesized))} Allow statements; none grants * or service:*",
+    )
 
 
 def _is_account_root(statement: dict[str, Any]) -> bool:
@@ -111,7 +123,10 @@ def test_resource_star_only_for_actions_without_resource_level_permissions(synth
         for action in as_list(statement["Action"]):
             assert action in STAR_RESOURCE_OK, f'{lid} allows {action} on "*"; scope it to a resource'
             used[action] += 1
-    record("least privilege", f'Resource "*" only for {sorted(used)} (reasons in STAR_RESOURCE_OK)')
+    record(
+        "least privilege",
+        f'[{synthesized.variant}] Resource "*" only for {sorted(used)} (see STAR_RESOURCE_OK)',
+    )
 
 
 def test_no_broad_managed_policies(synthesized) -> None:
@@ -163,3 +178,12 @@ def test_sagemaker_execution_role_names_exact_actions(synthesized) -> None:
         assert granted, "the execution role has an identity policy"
         for action, _ in granted:
             assert "*" not in action, f"the endpoint role's {action} is a wildcard"
+
+
+def test_pass_role_names_one_role_for_one_service(synthesized) -> None:
+    passes = [(lid, s) for lid, _, s in allows(synthesized) if "iam:PassRole" in as_list(s["Action"])]
+    for lid, statement in passes:
+        assert "*" not in render(statement["Resource"]), f"{lid} may pass any role"
+        assert "iam:PassedToService" in json.dumps(statement.get("Condition", {})), (
+            f"{lid}: no service condition"
+        )
