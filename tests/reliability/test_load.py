@@ -5,18 +5,21 @@ WHEN 8 clients post a 224 px JPEG back to back for 15 s (at most 3,000 requests)
 THEN every request gets 200, and the resident memory of the gateway and the model server
 grows by less than a small bound after warm-up. p50/p95/p99 go to the run's summary.
 The full form (60 s at 16 clients) is bench/load_test.py, which writes docs/benchmarks.md.
+A second test interleaves the corpus's good and bad requests over concurrent clients.
 """
 
 from __future__ import annotations
 
 import os
+import random
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from predict_api import contract
 
-from . import images, load, wire
+from . import corpus, images, load, wire
 from .summary import record
 
 pytestmark = pytest.mark.e2e
@@ -66,3 +69,37 @@ def test_short_burst_has_no_errors_and_flat_memory(local_stack: dict[str, Any], 
     assert pids, "no stack process found to watch"
     growth = result.rss_growth_mib()
     assert growth and all(g < RSS_GROWTH_LIMIT_MIB for g in growth.values()), growth
+
+
+MIXED_EXCLUDED = {"body_7mb", "body_12mb", "over_handler_limit", "phone_photo_12mp"}  # slow to send
+MIXED_ROUNDS = 6
+
+
+def test_mixed_concurrent_traffic_gets_each_request_its_own_answer(local_stack, id_token) -> None:
+    # GIVEN good and bad requests interleaved over 8 concurrent clients, THEN each gets the status
+    # its case documents, its own image's scores and its own request id: nothing leaks between them.
+    names = [n for n in corpus.NAMES if n not in MIXED_EXCLUDED] * MIXED_ROUNDS
+    random.Random(9).shuffle(names)
+    auth = {"Authorization": f"Bearer {id_token}", "Origin": local_stack["webUrl"]}
+
+    def send(name: str) -> tuple[str, wire.Reply]:
+        case = corpus.build(name)
+        url = wire.join(local_stack["apiUrl"], case.path)
+        return name, wire.send(url, body=case.body, headers={**case.headers, **auth})
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        replies = list(pool.map(send, names))
+    wrong = [(n, corpus.build(n).status, r.status) for n, r in replies if r.status != corpus.build(n).status]
+    assert not wrong, wrong
+    # The same image always gets the same probabilities: no answer went to another request.
+    scores: dict[str, list[float]] = {}
+    for name, reply in replies:
+        if reply.status == 200:
+            scores.setdefault(name, []).append(reply.json()["probabilities"]["malignant"])
+    assert all(max(v) - min(v) < 1e-4 for v in scores.values()), scores
+    ids = [r.headers.get(contract.REQUEST_ID_HEADER.lower()) for _, r in replies]
+    assert None not in ids and len(set(ids)) == len(ids), "request ids missing or reused"
+    record(
+        "load (mixed)",
+        f"{len(replies)} interleaved good and bad requests at {CLIENTS} clients: all as documented",
+    )
