@@ -12,6 +12,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+import requests
+
+from skinlesion.local.webserver import BUILD_HINT
 
 pytestmark = pytest.mark.e2e
 
@@ -50,6 +53,8 @@ def browser():
 
 @pytest.fixture
 def page(browser, local_stack):
+    if requests.get(local_stack["webUrl"], timeout=10).status_code == 503:
+        pytest.fail(f"the stack serves no web page: {BUILD_HINT}")
     context = browser.new_context(viewport={"width": 1100, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(30_000)
