@@ -15,6 +15,7 @@ from typing import Any
 
 from training_cr.outcome import TERMINAL, finish
 from training_cr.state import get_record
+from training_cr.wait_signal import HandleGone
 
 log = logging.getLogger()
 log.setLevel(logging.INFO)
@@ -54,5 +55,10 @@ def handler(event: dict[str, Any], _context: Any) -> dict[str, str]:
     if record is None:
         log.warning("no pipeline record for job %s: not started by this stack", name)
         return {"result": "ignored", "job": name, "status": status}
-    verdict = finish(record, status, reason, model_url)
+    try:
+        verdict = finish(record, status, reason, model_url)
+    except HandleGone as err:
+        # The job was stopped by a replacement or a stack delete: nobody waits any more.
+        log.warning("job %s ended (%s) after its wait was removed: %s", name, status, err)
+        return {"result": "handle-gone", "job": name, "status": status}
     return {"result": verdict.status, "job": name, "reason": verdict.reason}

@@ -66,7 +66,8 @@ def get_record(bucket: str, name: str) -> JobRecord | None:
     try:
         body = client("s3").get_object(Bucket=bucket, Key=record_key(name))["Body"].read()
     except Exception as err:
-        if error_code(err) in ("NoSuchKey", "404", "NotFound"):
+        # NoSuchBucket: the stack is being deleted and its bucket went first.
+        if error_code(err) in ("NoSuchKey", "404", "NotFound", "NoSuchBucket"):
             return None
         raise
     data: dict[str, Any] = json.loads(body)

@@ -28,6 +28,10 @@ class SignalError(RuntimeError):
     """The handle URL refused the signal after retries."""
 
 
+class HandleGone(SignalError):
+    """The handle answered 4xx: its WaitCondition was deleted (a replaced or deleted stack's job)."""
+
+
 def signal_body(*, status: str, reason: str, unique_id: str, data: str) -> bytes:
     """The exact document CloudFormation reads from a wait-condition signal."""
     if status not in (SUCCESS, FAILURE):
@@ -49,7 +53,9 @@ def send_signal(url: str, *, status: str, reason: str, unique_id: str, data: str
                 log.info("signalled %s for %s (HTTP %s)", status, unique_id, response.status)
                 return
         except urllib.error.HTTPError as err:
-            if err.code < 500 or attempt == _ATTEMPTS:
+            if err.code < 500:
+                raise HandleGone(f"wait handle refused the signal: HTTP {err.code}") from err
+            if attempt == _ATTEMPTS:
                 raise SignalError(f"wait handle refused the signal: HTTP {err.code}") from err
         except (urllib.error.URLError, TimeoutError) as err:
             if attempt == _ATTEMPTS:

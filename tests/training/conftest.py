@@ -67,6 +67,7 @@ class WaitHandle:
     signals: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     refuse: int = 0
+    gone: bool = False  # answer 403, as S3 does for a deleted handle
 
 
 @pytest.fixture
@@ -80,7 +81,9 @@ def wait_handle():
 
         def do_PUT(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            if handle.refuse > 0:
+            if handle.gone:
+                self.send_response(403)
+            elif handle.refuse > 0:
                 handle.refuse -= 1
                 self.send_response(503)
             else:

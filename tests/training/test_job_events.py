@@ -171,3 +171,24 @@ def test_long_reasons_are_cut_to_what_stack_events_show():
     assert len(__import__("json").loads(body)["Reason"]) == MAX_REASON_CHARS
     with pytest.raises(ValueError):
         signal_body(status="MAYBE", reason="", unique_id="j", data="")
+
+
+def test_a_job_stopped_after_its_wait_was_removed_is_logged_not_retried(moto, wait_handle):
+    # GIVEN a replaced job that Delete stopped; CloudFormation has removed its handle (S3 answers 403)
+    name = _start_training(wait_handle.url)["PhysicalResourceId"]
+    wait_handle.gone = True
+    # WHEN its Stopped event arrives THEN the handler ends quietly instead of failing into retries
+    assert (
+        handler(_training_event(name, "Stopped", FailureReason="Stopped by the user"), None)["result"]
+        == "handle-gone"
+    )
+    assert wait_handle.signals == []
+
+
+def test_events_after_the_stack_deleted_its_bucket_are_ignored(moto, wait_handle):
+    name = _start_training(wait_handle.url)["PhysicalResourceId"]
+    event = _training_event(name, "Stopped")
+    s3 = boto3.resource("s3")
+    s3.Bucket(BUCKET).objects.all().delete()
+    s3.Bucket(BUCKET).delete()
+    assert handler(event, None)["result"] == "ignored"
