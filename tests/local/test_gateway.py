@@ -106,3 +106,36 @@ def test_unreadable_content_length_is_400_not_a_dropped_connection(gateway_with)
     with socket.create_connection((address.hostname, address.port), timeout=10) as conn:
         conn.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: lots\r\n\r\n")
         assert conn.recv(100).startswith(b"HTTP/1.1 400")
+
+
+@pytest.fixture
+def isolated_handler_modules():
+    """Leave os.environ and the predict_api modules as they were: other parts' tests import them."""
+    import os
+    import sys
+
+    saved_env = dict(os.environ)
+    saved = {name: mod for name, mod in sys.modules.items() if name.split(".")[0] == "predict_api"}
+    yield
+    os.environ.clear()
+    os.environ.update(saved_env)
+    for name in [n for n in sys.modules if n.split(".")[0] == "predict_api"]:
+        del sys.modules[name]
+    sys.modules.update(saved)
+
+
+def test_a_second_handler_load_gets_its_own_modules_and_endpoint_client(isolated_handler_modules):
+    import inspect
+
+    from skinlesion.local.lambda_runtime import load_handler
+
+    env = {"ENDPOINT_NAME": "e", "MODEL_METADATA_URI": "/nonexistent", "ALLOWED_ORIGIN": ORIGIN,
+           "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+           "POWERTOOLS_TRACE_DISABLED": "1"}  # fmt: skip
+    first = load_handler({**env, "SAGEMAKER_RUNTIME_ENDPOINT_URL": "http://127.0.0.1:1"})
+    second = load_handler({**env, "SAGEMAKER_RUNTIME_ENDPOINT_URL": "http://127.0.0.1:2"})
+    first_endpoint = inspect.unwrap(first).__globals__["endpoint"]
+    second_endpoint = inspect.unwrap(second).__globals__["endpoint"]
+    assert first_endpoint is not second_endpoint
+    assert first_endpoint._client.meta.endpoint_url == "http://127.0.0.1:1"
+    assert second_endpoint._client.meta.endpoint_url == "http://127.0.0.1:2"
