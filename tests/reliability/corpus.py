@@ -113,6 +113,9 @@ _BUILDERS: dict[str, Callable[[], Case]] = {
     "json_data_url": lambda: as_json(
         "json_data_url", {"image": "data:image/jpeg;base64," + _b64(im.jpeg())}, 200, "FileReader", im.jpeg()
     ),
+    "query_string": lambda: Case(
+        "query_string", im.jpeg(), _ct(JPEG), 200, PREDICTION, "ignored query", path="/predict?debug=1&x=%00"
+    ),
     "json_jpeg": lambda: as_json("json_jpeg", {"image": _b64(im.jpeg())}, 200, "JSON API", im.jpeg()),
     "json_png": lambda: as_json("json_png", {"image": _b64(im.png())}, 200, "JSON API, PNG", im.png()),
     # --- 415: declared type not accepted
@@ -148,6 +151,9 @@ _BUILDERS: dict[str, Callable[[], Case]] = {
     "png_signature_only": lambda: err("png_signature_only", im.PNG_SIGNATURE, PNG, 400, ""),
     "json_empty": lambda: err("json_empty", b"", contract.JSON_CONTENT_TYPE, 400, "empty JSON body"),
     "json_malformed": lambda: err("json_malformed", b'{"image": ', contract.JSON_CONTENT_TYPE, 400, ""),
+    "json_invalid_utf8": lambda: err(
+        "json_invalid_utf8", b'\xff\xfe{"image": "\xc3"}', contract.JSON_CONTENT_TYPE, 400, "not UTF-8"
+    ),
     "json_no_image": lambda: as_json("json_no_image", {"picture": "abc"}, 400, "no image key"),
     "json_not_object": lambda: as_json("json_not_object", [_b64(im.jpeg())], 400, "a list"),
     "json_image_number": lambda: as_json("json_image_number", {"image": 12345}, 400, "not a string"),
