@@ -38,7 +38,7 @@ class CostSettings:
     training_instance_type: str = "ml.p3.2xlarge"
     training_instance_count: int = 1
     training_max_hours: float = 4.0
-    model_source: str = "bundled"
+    model_source: str = "train"
     region: str = "us-east-1"
     # Assumptions, not stack settings: say them next to every estimate.
     training_hours: float = (

@@ -199,12 +199,12 @@ class ApiSettings:
 class ModelSourceSettings:
     """Where the served model comes from: an existing artifact, the bundled one, or training."""
 
-    source: str = "bundled"
+    source: str = "train"
     model_data_url: str | None = None
     bundled_path: Path = DEFAULT_BUNDLED_MODEL
 
     def __post_init__(self) -> None:
-        parse_choice("model", self.source, "bundled", MODEL_SOURCES)
+        parse_choice("model", self.source, "train", MODEL_SOURCES)
         if self.model_data_url is not None:
             check_s3_model_uri("modelDataUrl", self.model_data_url)
 
@@ -280,7 +280,7 @@ class AppConfig:
                 ),
             ),
             model=ModelSourceSettings(
-                source=parse_choice("model", get("model"), "bundled", MODEL_SOURCES),
+                source=parse_choice("model", get("model"), "train", MODEL_SOURCES),
                 model_data_url=parse_optional_str(get("modelDataUrl")),
                 bundled_path=_path(get("bundledModelPath"), DEFAULT_BUNDLED_MODEL),
             ),

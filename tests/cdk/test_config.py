@@ -19,7 +19,7 @@ def config_from(environ: dict[str, str] | None = None, **context: Any) -> AppCon
     return AppConfig.from_context(context.get, environ or {})
 
 
-def test_defaults_are_a_realtime_bundled_deploy_in_the_default_region() -> None:
+def test_defaults_are_a_realtime_deploy_that_trains_in_the_default_region() -> None:
     config = config_from()
     assert config.region == DEFAULT_REGION
     assert config.endpoint.endpoint_type == "realtime"
@@ -29,7 +29,8 @@ def test_defaults_are_a_realtime_bundled_deploy_in_the_default_region() -> None:
         1,
         2,
     )
-    assert config.model.kind == "bundled"
+    assert config.model.kind == "train"
+    assert config.training.instance_type == "ml.p3.2xlarge"
     assert config.retain_data is False and config.self_sign_up is False
 
 
