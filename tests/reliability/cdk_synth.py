@@ -2,9 +2,8 @@
 
 The app is built by `app.build` (what `cdk synth` runs) with cdk.json's context (plain `App()`
 ignores cdk.json, and its feature flags change the template), `nag=hipaa`, and
-`aws:cdk:bundling-stacks: []` so pip never runs. The default configuration is checked: the
-bundled model, with a tiny model.tar.gz and site folder standing in for the shipped artifact
-and the web build (their bytes do not change any IAM, API or auth resource).
+`aws:cdk:bundling-stacks: []` so pip never runs. A tiny model.tar.gz and site folder stand in
+for the shipped artifact and the web build (their bytes change no IAM, API or auth resource).
 cdk-nag findings land in `validation-report.json` in the output folder; unacknowledged
 errors make `app.synth()` raise, after the template has been written.
 """
@@ -29,7 +28,7 @@ class Synth:
     template: dict[str, Any]
     report: dict[str, Any] | None
     error: str | None
-    variant: str = "bundled"
+    variant: str = "default"
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -84,5 +83,5 @@ def synth(root: Path, **extra_context: Any) -> Synth:
     template = json.loads((outdir / stack.template_file).read_text())
     report_path = outdir / "validation-report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else None
-    variant = str(extra_context.get("model", "bundled"))
+    variant = str(extra_context.get("model", "default"))
     return Synth(template=template, report=report, error=error, variant=variant)

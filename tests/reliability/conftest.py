@@ -14,14 +14,14 @@ from .summary import LINES
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> cdk_synth.Synth:
-    """The stack's template and cdk-nag (AwsSolutions + HIPAA Security) report, synthesized once."""
+    """The no-context default stack's template and cdk-nag (AwsSolutions + HIPAA) report, once."""
     return cdk_synth.synth(tmp_path_factory.mktemp("cdk"))
 
 
 @pytest.fixture(scope="session")
-def synthesized_train(tmp_path_factory: pytest.TempPathFactory) -> cdk_synth.Synth:
-    """The same with `-c model=train`: the training pipeline's roles and handlers added."""
-    return cdk_synth.synth(tmp_path_factory.mktemp("cdk-train"), model="train")
+def synthesized_bundled(tmp_path_factory: pytest.TempPathFactory) -> cdk_synth.Synth:
+    """The same with `-c model=bundled`: the shipped model instead of the training pipeline."""
+    return cdk_synth.synth(tmp_path_factory.mktemp("cdk-bundled"), model="bundled")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

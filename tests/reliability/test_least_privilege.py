@@ -1,7 +1,7 @@
 """Least privilege and HIPAA Security, proven on the synthesized template (no AWS account).
 
-GIVEN the stack as `cdk synth` builds it (cdk.json context), by default (bundled model) and with
-the training pipeline (`-c model=train`)
+GIVEN the stack as `cdk synth` builds it (cdk.json context), by default (with the training
+pipeline) and with the shipped model (`-c model=bundled`)
 THEN no Allow statement grants every action of a service, none targets every S3 bucket,
 `Resource: *` appears only with actions whose service has no resource-level permissions,
 the runtime roles (the predict Lambda's, the SageMaker endpoint's) name exact actions on their
@@ -78,10 +78,10 @@ def allows(synthesized) -> list[tuple[str, str, dict[str, Any]]]:
     return [s for s in statements(synthesized.resources) if s[2]["Effect"] == "Allow"]
 
 
-@pytest.fixture(scope="module", params=["bundled", "train"])
+@pytest.fixture(scope="module", params=["default", "bundled"])
 def synthesized(request: pytest.FixtureRequest):
     """Each variant's template (shadows the conftest fixture of the same name in this module)."""
-    return request.getfixturevalue("synthesized_train" if request.param == "train" else "synthesized")
+    return request.getfixturevalue("synthesized_bundled" if request.param == "bundled" else "synthesized")
 
 
 def test_no_allow_statement_grants_all_actions_of_a_service(synthesized) -> None:
