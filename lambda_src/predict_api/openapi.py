@@ -175,7 +175,16 @@ def _schemas() -> dict[str, Any]:
                 "class_names": {"type": "array", "items": {"type": "string"}},
                 "input_size": {"type": "integer"},
                 "threshold": probability,
-                "validation_metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+                # Scalar metrics (roc_auc, sensitivity, ...) plus the confusion matrix as counts.
+                "validation_metrics": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "anyOf": [
+                            {"type": "number"},
+                            {"type": "object", "additionalProperties": {"type": "integer"}},
+                        ]
+                    },
+                },
                 "trained_at": {"type": "string"},
                 "dataset": {"type": "object"},
                 "framework": {"type": "object"},

@@ -77,10 +77,6 @@ def test_api_conforms_to_its_document(case, local_stack: dict, id_token: str) ->
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    reason="GET /model: the shipped metadata's validation_metrics holds confusion_matrix (an object) "
-    "where docs/openapi.json allows only numbers; the Lambda's schema or the model's metadata must change"
-)
 @schema.include(path=KNOWN_MISMATCH_PATH).parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_model_metadata_conforms_to_its_document(case, local_stack: dict, id_token: str) -> None:
