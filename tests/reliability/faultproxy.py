@@ -12,6 +12,7 @@ the proxy), then switch faults at run time:
 - THROTTLE / THROTTLE_429  ThrottlingException as a 400 (SageMaker) or a 429
 - NOT_READY 429 ModelNotReadyException (a serverless endpoint still loading the model)
 - UNAVAILABLE 503 ServiceUnavailable
+- GARBAGE   200 with an HTML body instead of `[p_benign, p_malignant]`
 
 Error bodies follow the AWS JSON protocol botocore parses (`x-amzn-ErrorType` + `__type`).
 """
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 PASS, DOWN, SLOW = "pass", "down", "slow"
 ERROR_500, MODEL_ERROR, THROTTLE = "error_500", "model_error", "throttle"
 THROTTLE_429, NOT_READY, UNAVAILABLE = "throttle_429", "model_not_ready", "service_unavailable"
+GARBAGE = "garbage_200"  # 200 with a body that is not the model's JSON (a broken inference.py)
 
 # SageMaker runtime's error statuses: ThrottlingException is a 400 (AWS common error); some
 # front ends answer throttling with 429, so both are injected.
@@ -66,6 +68,9 @@ class _Handler(BaseHTTPRequestHandler):
         mode = proxy.mode
         if mode == SLOW:
             time.sleep(proxy.delay_s)
+        if mode == GARBAGE:
+            self._reply(200, {"Content-Type": "text/html"}, b"<html><body>upstream proxy error</body></html>")
+            return
         if mode in _CANNED:
             status, kind, message = _CANNED[mode]
             payload = json.dumps({"__type": kind, "message": message}).encode()

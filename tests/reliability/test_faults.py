@@ -4,8 +4,8 @@ GIVEN a second local gateway (skinlesion.local.gateway, the same handler code) w
 URL points at a fault-injecting proxy in front of the running stack's model server
 WHEN the model server is down, slow past the read timeout, failing (500 / ModelError), or
 throttling (ThrottlingException as 400 or 429)
-THEN the API answers 503 / 504 / 503 / 503 / 429 (and 503 for a model not ready or the service
-unavailable) with the JSON error body and CORS headers,
+THEN the API answers 503 / 504 / 503 / 503 / 429 (and 503 for a model not ready, the service
+unavailable, or a 200 whose body is not the model's answer) with the JSON error body and CORS,
 within the endpoint client's worst case (attempts x (connect + read) + one backoff), retrying at
 most ENDPOINT_MAX_ATTEMPTS times, and answers 200 again as soon as the fault ends, with no
 restart. Timeouts are shortened (same factory, `endpoint.make_client`) so the suite stays fast;
@@ -44,6 +44,7 @@ FAULTS = (  # mode, status, retried?
     (fp.THROTTLE_429, 429, True),
     (fp.NOT_READY, 503, False),
     (fp.UNAVAILABLE, 503, True),
+    (fp.GARBAGE, 503, False),
 )
 SURVIVED: list[str] = []
 
