@@ -19,7 +19,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SKINLESION_TF_SERVING_PYTHON := $(CURDIR)/$(VENV_TF_SERVING)/bin/python
 
 .PHONY: help setup up test check lint typecheck pytest web-test web-build synth cfn-lint \
-        deploy destroy browser train-default evaluate-default bench clean
+        deploy destroy browser train-default evaluate-default bench clean \
+        train-default-model bench-model
 
 help:
 	@echo "make up      - set up, then run the whole product locally (the local stack)"
@@ -105,6 +106,19 @@ train-default: setup
 
 bench: setup
 	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+# The shipped default model (issue 3): exactly this command produced models/default/.
+SHARED := $(CURDIR)/../shared
+DEFAULT_MODEL_FLAGS := --arch mobilenet_v2 \
+	--weights $(SHARED)/weights/mobilenet_v2_0.35_224_no_top_imagenet_via_teachable_machine.h5 \
+	--epochs 18 --head-epochs 2 --fine-tune-lr-scale 0.3 --patience 5 \
+	--test-fraction 0.15 --val-fraction 0.2 --seed 1337 --target-sensitivity 0.90
+train-default-model: setup
+	$(PY) model_src/train.py --train $(SHARED)/data/isic-dev --model-dir .work/default-model \
+	  $(DEFAULT_MODEL_FLAGS) --package models/default/model.tar.gz --metrics-out models/default/metrics.json
+
+bench-model: setup
+	$(PY) bench/model_throughput.py && $(PY) bench/model_latency.py && $(PY) bench/model_quality.py
 
 clean:
 	rm -rf cdk.out .local web/dist .pytest_cache
