@@ -20,7 +20,6 @@ import tempfile
 
 import numpy as np
 import tensorflow as tf
-
 from lesion_model import data
 from lesion_model.export import INPUT_KEY, OUTPUT_KEY, SIGNATURE, extract, read_metadata
 from lesion_model.metrics import binary_metrics, roc_curve

@@ -30,7 +30,7 @@ from lesion_model.architectures import ARCHITECTURES, make_model
 from lesion_model.augment import AUGMENTATIONS, make_augmentation
 from lesion_model.distribute import is_chief, make_strategy, use_mixed_precision_if_gpu
 from lesion_model.export import make_tarball, write_artifact_dir
-from lesion_model.metadata import build_metadata
+from lesion_model.metadata import build_metadata, write_summary
 from lesion_model.metrics import binary_metrics, roc_curve, threshold_for_sensitivity
 from lesion_model.report import write_report
 from lesion_model.training import FitConfig, fit, predict_scores
@@ -46,6 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--model-dir", default=env("SM_MODEL_DIR", "model"), help="artifact layout goes here")
     p.add_argument("--output-data-dir", default=env("SM_OUTPUT_DATA_DIR"), help="report copy (optional)")
     p.add_argument("--package", help="also write a deterministic model.tar.gz to this path")
+    p.add_argument("--metrics-out", help="also write a metrics summary (with this command) here")
     p.add_argument("--arch", default="mobilenet_v2", choices=sorted(ARCHITECTURES))
     p.add_argument("--weights", default="none", help="imagenet | none | PATH to .h5 (transfer models)")
     p.add_argument("--image-size", type=int, help="default: the architecture's (seed 180, mobilenet 224)")
@@ -63,10 +64,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--target-sensitivity", type=float, default=0.90)
     p.add_argument("--patience", type=int, default=0, help="early stopping on val AUC (0 = off)")
-    p.add_argument("--max-minutes", type=float, default=0.0, help="stop after this training time")
+    p.add_argument(
+        "--augment-on",
+        choices=("auto", "pipeline", "model"),
+        default="auto",
+        help="where augmentation runs; auto: in the training step on GPU, in tf.data on CPU",
+    )
+    p.add_argument("--max-minutes", type=float, default=0.0, help="stop after this wall-clock time")
+    p.add_argument("--max-cpu-minutes", type=float, default=0.0, help="stop after this process CPU time")
     p.add_argument("--cache-dir", default="", help="spill the decoded-image cache here (default: RAM)")
     p.add_argument("--source-revision", default=env("SKINLESION_SOURCE_REVISION"))
     args, unknown = p.parse_known_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if unknown:
         logging.getLogger("train").info("ignoring unknown arguments: %s", unknown)
     if not args.train:
@@ -108,40 +117,49 @@ def score(model, cached, batch_size, threshold=None, target=None):
     return binary_metrics(labels, scores, threshold), roc_curve(labels, scores)
 
 
-def main(argv=None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    args = parse_args(argv)
-    mixed = use_mixed_precision_if_gpu()
-    strategy = make_strategy()
+def load_splits(args) -> tuple[dict, dict, int]:
+    """Split, then decode every image once into a cache per split; returns (splits, cached, skipped)."""
     splits = make_splits(args)
     cached, skipped = {}, 0
     for name, split in splits.items():
         cache_file = os.path.join(args.cache_dir, f"{name}.cache") if args.cache_dir else ""
         cached[name], n = data.load_cached(split, args.image_size, cache_file)
         skipped += n
+    return splits, cached, skipped
+
+
+def fit_config(args) -> FitConfig:
+    keys = (
+        "epochs", "learning_rate", "head_epochs", "fine_tune_fraction", "fine_tune_lr_scale", "patience",
+        "max_minutes", "max_cpu_minutes",
+    )  # fmt: skip
+    return FitConfig(**{k: getattr(args, k) for k in keys})
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = parse_args(argv)
+    mixed = use_mixed_precision_if_gpu()
+    strategy = make_strategy()
+    splits, cached, skipped = load_splits(args)
     augment = make_augmentation(args.augment, args.seed)
-    train_ds = data.training_pipeline(cached["train"], args.batch_size, augment, args.seed)
+    # On a GPU augmentation runs in the training step, so the input pipeline never starves it.
+    on_device = args.augment_on == "model" or (args.augment_on == "auto" and mixed)
+    train_ds = data.training_pipeline(
+        cached["train"], args.batch_size, None if on_device else augment, args.seed
+    )
     val_ds = data.eval_pipeline(cached["val"], args.batch_size)
     weights = None if args.no_class_weights else data.class_weights(splits["train"].labels)
     log.info("class weights: %s; skipped images: %d; mixed precision: %s", weights, skipped, mixed)
     with strategy.scope():
         model = make_model(args.arch, args.image_size, args.weights, args.dropout)
-    config = FitConfig(
-        epochs=args.epochs,
-        learning_rate=args.learning_rate,
-        head_epochs=args.head_epochs,
-        fine_tune_fraction=args.fine_tune_fraction,
-        fine_tune_lr_scale=args.fine_tune_lr_scale,
-        patience=args.patience,
-        max_minutes=args.max_minutes,
-    )
     started = time.monotonic()
-    history = fit(model, train_ds, val_ds, config, class_weight=weights)
+    history = fit(model, train_ds, val_ds, fit_config(args), weights, augment if on_device else None)
     train_seconds = time.monotonic() - started
     val_metrics, val_roc = score(model, cached["val"], args.batch_size, target=args.target_sensitivity)
     log.info("validation: %s", _summary(val_metrics))
     test_metrics = None
-    if "test" in cached:
+    if "test" in cached:  # scored once, with the validation threshold; nothing is chosen on it
         test_metrics, _ = score(model, cached["test"], args.batch_size, threshold=val_metrics["threshold"])
         log.info("held-back test (threshold from validation): %s", _summary(test_metrics))
     meta = build_metadata(args, splits, skipped, val_metrics, test_metrics, history, train_seconds)
@@ -156,6 +174,8 @@ def _write_outputs(args, model, meta, val_metrics, val_roc, history) -> None:
     write_artifact_dir(model, args.image_size, model_dir, meta)
     if args.output_data_dir and is_chief():
         write_report(args.output_data_dir, report, roc=val_roc, history=history)
+    if args.metrics_out and is_chief():
+        write_summary(meta, args.metrics_out, " ".join(["python", "model_src/train.py", *args.argv]))
     if args.package and is_chief():
         make_tarball(model_dir, args.package)
         log.info("wrote %s (%.1f MB)", args.package, os.path.getsize(args.package) / 1e6)

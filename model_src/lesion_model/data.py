@@ -111,8 +111,14 @@ def load_cached(split: Split, image_size: int, cache_file: str = "") -> tuple[tf
 
 
 def training_pipeline(cached: tf.data.Dataset, batch_size: int, augment, seed: int) -> tf.data.Dataset:
-    """Shuffle, batch and augment (per batch, in parallel) the cached images, with prefetch."""
+    """Shuffle, batch and augment (per batch, in parallel) the cached images, with prefetch.
+
+    augment=None leaves augmentation to the model's training step (on a GPU it is
+    cheaper there, and then the input pipeline does almost nothing per epoch).
+    """
     ds = cached.shuffle(4096, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    if augment is None:
+        return ds.map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(tf.data.AUTOTUNE)
     ds = ds.map(
         lambda x, y: (augment(tf.cast(x, tf.float32), training=True), y),
         num_parallel_calls=tf.data.AUTOTUNE,

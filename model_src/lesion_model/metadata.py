@@ -7,6 +7,7 @@ shows it; evaluate.py reads input_size and threshold from it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import subprocess
@@ -96,3 +97,17 @@ def source_revision() -> str:
 
 def _plain(value):
     return value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
+
+
+def write_summary(meta: dict, path: str, command: str) -> None:
+    """A small metrics.json for humans and CI beside a shipped artifact, with its exact command."""
+    keys = ("version", "arch", "input_size", "threshold", "target_sensitivity", "dataset", "training")
+    summary = {k: meta[k] for k in keys} | {
+        "validation_metrics": meta["validation_metrics"],
+        "test_metrics": meta.get("test_metrics"),
+        "command": command,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(summary, f, indent=2, sort_keys=True)
+        f.write("\n")

@@ -16,7 +16,7 @@ import tensorflow as tf
 from lesion_model.export import extract, make_tarball, read_metadata
 
 from .helpers import lesion_image
-from .tfs_session_run import session_run
+from .tfs_session_run import ServingSession
 
 REQUIRED_METADATA = {
     "version", "arch", "class_names", "input_size", "threshold", "validation_metrics", "dataset",
@@ -65,9 +65,13 @@ def test_tarball_is_byte_for_byte_reproducible(trained_artifact, tmp_path):
     assert digest[0] == digest[1]
 
 
-def test_session_loader_serves_jpeg_and_png_like_eager(saved_model_dir, images):
-    probabilities, names = session_run(saved_model_dir, images)
-    probabilities = np.asarray(probabilities)
+@pytest.fixture(scope="module")
+def served(saved_model_dir) -> ServingSession:
+    return ServingSession(saved_model_dir)
+
+
+def test_session_loader_serves_jpeg_and_png_like_eager(saved_model_dir, served, images):
+    probabilities, names = np.asarray(served(images)), served.names
     assert names["image_bytes"].startswith("serving_default_image_bytes")
     assert probabilities.shape == (3, 2)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
@@ -83,12 +87,12 @@ def test_signature_declares_string_input_and_two_probabilities(saved_model_dir):
     assert sig.structured_outputs["probabilities"].shape.as_list() == [None, 2]
 
 
-def test_undecodable_bytes_are_an_invalid_argument_not_a_crash(saved_model_dir):
+def test_undecodable_bytes_are_an_invalid_argument_not_a_crash(served):
     with pytest.raises(tf.errors.InvalidArgumentError):
-        session_run(saved_model_dir, [b"definitely not an image"])
+        served([b"definitely not an image"])
 
 
-def test_inference_container_tensorflow_2_20_answers_the_same(saved_model_dir, images, tmp_path):
+def test_inference_container_tensorflow_2_20_answers_the_same(saved_model_dir, served, images, tmp_path):
     python = os.environ.get("SKINLESION_TF_SERVING_PYTHON")
     if not python or not os.path.isfile(python):
         pytest.skip("SKINLESION_TF_SERVING_PYTHON (the TF 2.20 venv; `make .venv-tf220/.stamp`) is not set")
@@ -108,4 +112,4 @@ def test_inference_container_tensorflow_2_20_answers_the_same(saved_model_dir, i
     assert result.returncode == 0, result.stderr[-2000:]
     answer = json.loads(result.stdout.strip().splitlines()[-1])
     assert answer["tf"].startswith("2.20.")
-    np.testing.assert_allclose(answer["probabilities"], session_run(saved_model_dir, images)[0], atol=1e-5)
+    np.testing.assert_allclose(answer["probabilities"], served(images), atol=1e-5)

@@ -17,7 +17,7 @@ import pytest
 from lesion_model.export import extract
 
 from .helpers import Context219, Context220, lesion_image
-from .tfs_session_run import session_run
+from .tfs_session_run import ServingSession
 
 CONTEXTS = [Context219, Context220]
 
@@ -42,45 +42,46 @@ class FakeResponse:
     content: bytes
 
 
-def tf_serving(saved_model_dir, request_body: str) -> FakeResponse:
+def tf_serving(served: ServingSession, request_body: str) -> FakeResponse:
     """What TF Serving's REST predict API answers: b64 instances -> {"predictions": ...}."""
     instances = json.loads(request_body)["instances"]
     blobs = [base64.b64decode(item["b64"]) for item in instances]
     try:
-        probabilities, _ = session_run(saved_model_dir, blobs)
+        probabilities = served(blobs)
     except Exception as err:  # TFS answers 400 for an INVALID_ARGUMENT from the graph
         return FakeResponse(400, json.dumps({"error": str(err)[:200]}).encode())
     return FakeResponse(200, json.dumps({"predictions": probabilities}).encode())
 
 
 @pytest.fixture(scope="module")
-def saved_model_dir(trained_artifact, tmp_path_factory):
-    return extract(trained_artifact["package"], str(tmp_path_factory.mktemp("unpacked")))
+def served(trained_artifact, tmp_path_factory) -> ServingSession:
+    """The exported model, loaded once as TF Serving loads it."""
+    return ServingSession(extract(trained_artifact["package"], str(tmp_path_factory.mktemp("unpacked"))))
 
 
 @pytest.mark.parametrize("context_cls", CONTEXTS)
 @pytest.mark.parametrize("content_type", ["application/x-image", "image/jpeg", "image/png; charset=binary"])
-def test_one_image_returns_p_benign_p_malignant(saved_model_dir, context_cls, content_type, rng):
+def test_one_image_returns_p_benign_p_malignant(served, context_cls, content_type, rng):
     image = lesion_image(True, rng, fmt="PNG" if "png" in content_type else "JPEG")
     ctx = make_context(context_cls, content_type)
     body, out_type = inference.output_handler(
-        tf_serving(saved_model_dir, inference.input_handler(io.BytesIO(image), ctx)), ctx
+        tf_serving(served, inference.input_handler(io.BytesIO(image), ctx)), ctx
     )
     probabilities = json.loads(body)
     assert out_type == "application/json" and len(probabilities) == 2
     assert sum(probabilities) == pytest.approx(1.0, abs=1e-5)
-    assert probabilities == pytest.approx(session_run(saved_model_dir, [image])[0][0], abs=1e-6)
+    assert probabilities == pytest.approx(served([image])[0], abs=1e-6)
 
 
 @pytest.mark.parametrize("context_cls", CONTEXTS)
-def test_json_batch_returns_predictions_in_order(saved_model_dir, context_cls, rng):
+def test_json_batch_returns_predictions_in_order(served, context_cls, rng):
     images = [lesion_image(False, rng), lesion_image(True, rng, size=120)]
     request = {"instances": [{"b64": base64.b64encode(b).decode()} for b in images]}
     ctx = make_context(context_cls, "application/json")
     payload = inference.input_handler(io.BytesIO(json.dumps(request).encode()), ctx)
-    body, _ = inference.output_handler(tf_serving(saved_model_dir, payload), ctx)
+    body, _ = inference.output_handler(tf_serving(served, payload), ctx)
     predictions = json.loads(body)["predictions"]
-    np.testing.assert_allclose(predictions, session_run(saved_model_dir, images)[0], atol=1e-6)
+    np.testing.assert_allclose(predictions, served(images), atol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -102,9 +103,9 @@ def test_bad_requests_raise_a_client_error_with_4xx_status(content_type, body, s
     assert caught.value.status_code == status
 
 
-def test_undecodable_image_becomes_a_400_not_a_500(saved_model_dir):
+def test_undecodable_image_becomes_a_400_not_a_500(served):
     ctx = make_context(Context219, "image/jpeg")  # 2.19 passes TFS errors on to output_handler
-    response = tf_serving(saved_model_dir, inference.input_handler(io.BytesIO(b"\xff\xd8junk"), ctx))
+    response = tf_serving(served, inference.input_handler(io.BytesIO(b"\xff\xd8junk"), ctx))
     assert response.status_code == 400
     with pytest.raises(inference.RequestError) as caught:
         inference.output_handler(response, ctx)
@@ -122,3 +123,24 @@ def test_inference_py_imports_only_the_standard_library():
     modules |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     # falcon is imported optionally (it is in the container, used only for 4xx errors).
     assert {m for m in modules if m not in sys.stdlib_module_names} <= {"falcon"}
+
+
+def test_inside_the_container_errors_are_falcon_http_errors_with_the_status(monkeypatch):
+    """The 2.20 container re-raises falcon.HTTPError with its status (other exceptions become 500)."""
+    import importlib
+    import types
+
+    class HTTPError(Exception):
+        def __init__(self, status, title=None, description=None):
+            super().__init__(description)
+            self.status = status
+
+    monkeypatch.setitem(sys.modules, "falcon", types.SimpleNamespace(HTTPError=HTTPError))
+    in_container = importlib.reload(inference)
+    try:
+        with pytest.raises(HTTPError) as caught:
+            in_container.input_handler(io.BytesIO(b"x"), make_context(Context220, "text/plain"))
+        assert caught.value.status == 415
+    finally:
+        monkeypatch.delitem(sys.modules, "falcon")
+        importlib.reload(inference)

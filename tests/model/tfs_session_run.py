@@ -10,18 +10,30 @@ import json
 import sys
 
 
-def session_run(saved_model_dir, blobs, signature="serving_default"):
-    """Probabilities [N, 2] for encoded images `blobs` (a list of bytes)."""
-    import tensorflow as tf
+class ServingSession:
+    """A SavedModel loaded once into a TF1 Session, run by SignatureDef tensor names like TFS."""
 
-    graph = tf.Graph()
-    with tf.compat.v1.Session(graph=graph) as sess:
-        meta_graph = tf.compat.v1.saved_model.loader.load(sess, ["serve"], saved_model_dir)
+    def __init__(self, saved_model_dir, signature="serving_default"):
+        import tensorflow as tf
+
+        self.session = tf.compat.v1.Session(graph=tf.Graph())
+        meta_graph = tf.compat.v1.saved_model.loader.load(self.session, ["serve"], saved_model_dir)
         sig = meta_graph.signature_def[signature]
-        feed = {sig.inputs["image_bytes"].name: list(blobs)}
-        out = sess.run(sig.outputs["probabilities"].name, feed_dict=feed)
-    names = {k: v.name for k, v in sig.inputs.items()} | {k: v.name for k, v in sig.outputs.items()}
-    return out.tolist(), names
+        self.names = {k: v.name for k, v in sig.inputs.items()} | {k: v.name for k, v in sig.outputs.items()}
+
+    def __call__(self, blobs):
+        """Probabilities [N, 2] (nested lists) for encoded images `blobs` (a list of bytes)."""
+        feed = {self.names["image_bytes"]: list(blobs)}
+        return self.session.run(self.names["probabilities"], feed_dict=feed).tolist()
+
+
+def session_run(saved_model_dir, blobs):
+    """Load and run once: (probabilities, tensor names)."""
+    served = ServingSession(saved_model_dir)
+    try:
+        return served(blobs), served.names
+    finally:
+        served.session.close()
 
 
 def main(argv):
