@@ -29,6 +29,8 @@ from typing import Any
 
 import requests
 
+from skinlesion.local.batching import DEFAULT_MAX_BATCH, DEFAULT_TIMEOUT_S, Batcher, RunBatch
+
 log = logging.getLogger(__name__)
 
 # The fields of the container's request context (2.20 image; 2.19 lacks `timeout`).
@@ -104,7 +106,13 @@ def _decode_instance(instance: Any, input_name: str) -> bytes:
 class ServedModel:
     """A model.tar.gz unpacked, its SavedModel loaded once and its inference.py imported."""
 
-    def __init__(self, artifact: Path, *, rest_uri: str = "http://127.0.0.1/v1/models/model:predict") -> None:
+    def __init__(
+        self,
+        artifact: Path,
+        *,
+        rest_uri: str = "http://127.0.0.1/v1/models/model:predict",
+        batching: bool | None = None,  # None: as SAGEMAKER_TFS_ENABLE_BATCHING says (default off)
+    ) -> None:
         artifact = Path(artifact)
         if not artifact.is_file():
             raise ArtifactError(f"model artifact not found: {artifact}")
@@ -122,6 +130,9 @@ class ServedModel:
         self.rest_uri = rest_uri
         self._load_graph(version_dir)
         self._inference = _import_inference(root / "code")
+        self._batcher = _batcher_from_env(self._run) if batching is None else None
+        if batching:
+            self._batcher = Batcher(self._run)
 
     def _load_graph(self, version_dir: Path) -> None:
         import tensorflow as tf  # imported here: TF takes seconds and only the model server needs it
@@ -144,6 +155,11 @@ class ServedModel:
     def close(self) -> None:
         self._tmp.cleanup()
 
+    def _run(self, values: list[bytes]) -> dict[str, list[Any]]:
+        """One signature call: {output name: one row per input}."""
+        outputs = self._signature(**{self.input_name: self._tf.constant(values, dtype=self._tf.string)})
+        return {name: tensor.numpy().tolist() for name, tensor in outputs.items()}
+
     # ---------------------------------------------------------------- TF Serving REST
     def tfs_predict(self, body: bytes) -> Reply:
         """TF Serving's `:predict` REST call: row ("instances") or columnar ("inputs") format."""
@@ -158,12 +174,11 @@ class ServedModel:
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             return _json_reply(400, {"error": f"JSON Parse error: {err}"})
         try:
-            outputs = self._signature(**{self.input_name: self._tf.constant(values, dtype=self._tf.string)})
+            arrays = self._batcher.submit(values) if self._batcher else self._run(values)
         except self._tf.errors.InvalidArgumentError as err:
             return _json_reply(400, {"error": err.message})
         except self._tf.errors.OpError as err:
             return _json_reply(500, {"error": err.message})
-        arrays = {name: tensor.numpy().tolist() for name, tensor in outputs.items()}
         if len(arrays) == 1:
             return _json_reply(200, {"predictions": next(iter(arrays.values()))})
         rows_out = [dict(zip(arrays, values, strict=True)) for values in zip(*arrays.values(), strict=True)]
@@ -219,6 +234,17 @@ class ServedModel:
         if ctype not in ("application/json", "application/jsonlines", "application/jsons", "text/csv"):
             return _json_reply(415, {"error": f"Unsupported Media Type: {ctype}"})
         return self.tfs_predict(data)
+
+
+def _batcher_from_env(run: RunBatch) -> Batcher | None:
+    """The container's knobs: SAGEMAKER_TFS_ENABLE_BATCHING, _MAX_BATCH_SIZE, _BATCH_TIMEOUT_MICROS."""
+    if os.environ.get("SAGEMAKER_TFS_ENABLE_BATCHING", "").lower() != "true":
+        return None
+    return Batcher(
+        run,
+        max_batch=int(os.environ.get("SAGEMAKER_TFS_MAX_BATCH_SIZE") or DEFAULT_MAX_BATCH),
+        timeout_s=int(os.environ.get("SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS") or DEFAULT_TIMEOUT_S * 1e6) / 1e6,
+    )
 
 
 class _TfsStatus(Exception):

@@ -52,6 +52,7 @@ class StackSettings:
     endpoint_name: str = DEFAULT_ENDPOINT_NAME
     dist: Path = DEFAULT_DIST
     ready_timeout_s: float = 180.0
+    batching: bool = True  # TF Serving-style request batching in the model server (see batching.py)
     log_dir: Path = REPO_ROOT / ".local"  # model-server.log (and lambda.log, see up.py) go here
 
 
@@ -134,6 +135,10 @@ class LocalStack:
             s.endpoint_name,
         ]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+        # The container's batching switch; an explicit SAGEMAKER_TFS_ENABLE_BATCHING in the environment wins.
+        env.setdefault("SAGEMAKER_TFS_ENABLE_BATCHING", "true" if s.batching else "false")
+        if not s.batching:
+            env["SAGEMAKER_TFS_ENABLE_BATCHING"] = "false"
         s.log_dir.mkdir(parents=True, exist_ok=True)
         # TensorFlow's start-up chatter goes to the log file, not the person's console.
         with open(self.model_log, "wb") as log_file:

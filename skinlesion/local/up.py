@@ -56,6 +56,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=d.ready_timeout_s,
         help="seconds to wait for the model (default: %(default)s)",
     )
+    parser.add_argument(
+        "--no-batching",
+        dest="batching",
+        action="store_false",
+        help="run each model request alone (the SageMaker container's default); batching is on here",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser.parse_args(argv)
 
@@ -107,6 +113,7 @@ def settings_from(args: argparse.Namespace) -> StackSettings:
         cognito_port=args.cognito_port,
         region=args.region,
         ready_timeout_s=args.ready_timeout,
+        batching=args.batching,
         log_dir=args.state_file.parent,
     )
 

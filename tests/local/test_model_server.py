@@ -131,3 +131,27 @@ def test_payload_over_the_invoke_endpoint_limit_is_413(model_server):
         )
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
     assert "content length exceeded" in str(caught.value)
+
+
+def test_batched_serving_gives_the_unbatched_answers(tiny_model):
+    from concurrent.futures import ThreadPoolExecutor
+
+    images = [jpeg_bytes(colour=(c, 255 - c, 90)) for c in range(0, 250, 25)]
+    plain, batched = ServedModel(tiny_model, batching=False), ServedModel(tiny_model, batching=True)
+    try:
+
+        def ask(model: ServedModel, image: bytes):
+            import json
+
+            reply = model.invoke(image, content_type="image/jpeg", accept=None, custom_attributes=None)
+            return json.loads(reply.body) if reply.status == 200 else reply.status
+
+        with ThreadPoolExecutor(5) as pool:
+            together = list(pool.map(lambda image: ask(batched, image), images + [b"not an image"]))
+        alone = [ask(plain, image) for image in images]
+        for got, expected in zip(together[:-1], alone, strict=True):
+            assert got == pytest.approx(expected, abs=1e-5)
+        assert together[-1] == 400  # the bad one failed alone (its batch-mates got answers)
+    finally:
+        plain.close()
+        batched.close()
