@@ -44,13 +44,14 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def start_stack(model: Path, workdir: Path) -> tuple[subprocess.Popen, dict, float, float]:
+def start_stack(model: Path, workdir: Path, batching: bool) -> tuple[subprocess.Popen, dict, float, float]:
     """(process, stack.json, seconds to stack.json, seconds to this client's first 200)."""
     web, api, model_port, cognito = free_ports(4)
     state_file = workdir / "stack.json"
     command = [sys.executable, "-m", "skinlesion.local.up", "--model", str(model)]
     command += ["--state-file", str(state_file), "--web-port", str(web), "--api-port", str(api)]
     command += ["--model-port", str(model_port), "--cognito-port", str(cognito)]
+    command += [] if batching else ["--no-batching"]
     started = time.monotonic()
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while not state_file.exists():
@@ -142,6 +143,7 @@ def render(results: dict) -> str:
         f"`{results['model_version']}`, {results['cpus']} CPUs, load average {results['load']} at the start:"
         " the build machine is shared by several jobs)."
     )
+    batching = "on (the `skinlesion up` default)" if results["batching"] else "off (`--no-batching`)"
     lines = [
         SECTION,
         header,
@@ -155,6 +157,7 @@ def render(results: dict) -> str:
         'each client on its own keep-alive connection. "gateway" is the whole path: JWT check against',
         "the JWKS, proxy event, the real Powertools handler (validation, boto3 `InvokeEndpoint`), the",
         'model server (inference.py + SavedModel). "model server" is `InvokeEndpoint` alone.',
+        f"Request batching in the model server: {batching}.",
         "",
         "| path | requests | p50 ms | p95 ms | p99 ms | req/s |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -182,12 +185,13 @@ def main() -> int:
         "--requests", type=int, default=300, help="measured requests per run (default: %(default)s)"
     )
     parser.add_argument("--model", type=Path, default=REPO / "models" / "default" / "model.tar.gz")
+    parser.add_argument("--no-batching", dest="batching", action="store_false", help="unbatched model")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     load_start = os.getloadavg()[0]
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="skinlesion-bench-") as workdir:
-        process, state, ready_s, first_s = start_stack(args.model, Path(workdir))
+        process, state, ready_s, first_s = start_stack(args.model, Path(workdir), args.batching)
         try:
             token = sign_in(state)
             latency = {
@@ -205,6 +209,7 @@ def main() -> int:
         "cpus": os.cpu_count(),
         "load": load,
         "load1": load_start,
+        "batching": args.batching,
         "machine": platform.machine(),
         "ready_s": ready_s,
         "first_answer_s": first_s,
