@@ -77,3 +77,13 @@ ERROR_CODES = {
 # Body API Gateway's gateway responses (DEFAULT_4XX / DEFAULT_5XX / UNAUTHORIZED) return,
 # as a mapping template; the local gateway renders the same shape.
 GATEWAY_UNAUTHORIZED_MESSAGE = "Sign in again: the token is missing, invalid or expired."
+
+# --- The SageMaker TF Serving container's settings on the deployed Model, mirrored by the
+# local model server (`skinlesion up`, unless --no-batching): server-side request batching
+# merges concurrent requests into one graph run (the container's own defaults for size and
+# wait), which raises throughput under load at no cost to a lone request.
+ENDPOINT_CONTAINER_ENV = {
+    "SAGEMAKER_TFS_ENABLE_BATCHING": "true",
+    "SAGEMAKER_TFS_MAX_BATCH_SIZE": "8",
+    "SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS": "1000",
+}

@@ -60,7 +60,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--no-batching",
         dest="batching",
         action="store_false",
-        help="run each model request alone (the SageMaker container's default); batching is on here",
+        help="run each model request alone; by default the server batches concurrent requests, "
+        "as the deployed endpoint does (contract.ENDPOINT_CONTAINER_ENV)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser.parse_args(argv)

@@ -14,6 +14,7 @@ from constructs import Construct
 from stacks.config import EndpointSettings
 from stacks.constructs.model_source import ModelArtifact
 from stacks.constructs.sagemaker_image import inference_image_uri
+from stacks.contract import contract
 from stacks.nag import acknowledge
 
 VARIANT_NAME = "AllTraffic"
@@ -55,6 +56,8 @@ class InferenceEndpoint(Construct):
                 image=inference_image_uri(region=region, settings=settings),
                 model_data_url=model.url,
                 mode="SingleModel",
+                # The same container settings the local model server runs with (contract.py).
+                environment=dict(contract.ENDPOINT_CONTAINER_ENV),
             ),
         )
         # SageMaker checks it can read the artifact when the Model is created: policy first.

@@ -19,6 +19,19 @@ def test_model_runs_the_tf_serving_220_image_for_the_stack_region(template: Any)
     assert "model.tar.gz" in json.dumps(container["ModelDataUrl"])
 
 
+def test_model_batches_requests_like_the_local_model_server(template: Any) -> None:
+    from skinlesion.local.batching import DEFAULT_MAX_BATCH, DEFAULT_TIMEOUT_S
+    from stacks.contract import contract
+
+    container = one(template, "AWS::SageMaker::Model")["Properties"]["PrimaryContainer"]
+    assert container["Environment"] == contract.ENDPOINT_CONTAINER_ENV
+    # The local stack's batcher uses the same size and wait when it runs with these settings.
+    assert int(contract.ENDPOINT_CONTAINER_ENV["SAGEMAKER_TFS_MAX_BATCH_SIZE"]) == DEFAULT_MAX_BATCH
+    assert int(contract.ENDPOINT_CONTAINER_ENV["SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS"]) == round(
+        DEFAULT_TIMEOUT_S * 1e6
+    )
+
+
 def test_image_follows_the_region_including_regions_with_their_own_registry(synth: SynthFn) -> None:
     _, template = synth(model="bundled", region="ap-east-1")
     image = one(template, "AWS::SageMaker::Model")["Properties"]["PrimaryContainer"]["Image"]
