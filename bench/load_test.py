@@ -4,9 +4,9 @@
                                         [--model models/default/model.tar.gz | --stack-json PATH]
 
 Starts a fresh local stack on free ports (or drives the one a stack.json names), signs in,
-warms up, then keeps `--clients` closed-loop clients posting a real 224 px dermoscopic JPEG
-(tests/data) to POST /predict with the ID token until the time is up or the request cap is
-reached. Reports errors, p50/p95/p99 and throughput, and the resident memory of the gateway
+warms up (sequentially, then 10 s at full concurrency: the model server batches), then keeps
+`--clients` closed-loop clients posting a real 224 px dermoscopic JPEG (tests/data) to
+POST /predict with the ID token until the time is up or the request cap is reached. Reports errors, p50/p95/p99 and throughput, and the resident memory of the gateway
 and model-server processes from after warm-up to the end (flat = no leak). Writes the
 "Load (issue 9)" section of docs/benchmarks.md (`--no-write` prints only). Exits 1 on any
 error. The generator itself is tests/reliability/load.py, shared with the short-form test.
@@ -36,6 +36,7 @@ IMAGE = REPO / "tests" / "data" / "ISIC_0024400_melanoma.jpg"
 DOC = REPO / "docs" / "benchmarks.md"
 SECTION = "## Load (issue 9)"
 WARM_UP_REQUESTS = 50
+WARM_UP_SECONDS = 10.0  # at full concurrency: the model server's batch sizes get allocated first
 
 
 def start_stack(model: Path, workdir: Path) -> tuple[subprocess.Popen, dict]:
@@ -83,6 +84,11 @@ def run(stack: dict, args: argparse.Namespace) -> load.LoadResult:
         reply = wire.send(url, body=body, headers=headers)
         if reply.status != 200:
             raise SystemExit(f"warm-up request failed: {reply.status} {reply.body[:300]!r}")
+    burst = load.run_load(
+        url, headers=headers, body=body, clients=args.clients, duration_s=WARM_UP_SECONDS, max_requests=10**6
+    )
+    if burst.errors:
+        raise SystemExit(f"warm-up burst failed: {burst.summary()}")
     return load.run_load(
         url,
         headers=headers,
