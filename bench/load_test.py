@@ -6,8 +6,9 @@
 Starts a fresh local stack on free ports (or drives the one a stack.json names), signs in,
 warms up (sequentially, then 10 s at full concurrency: the model server batches), then keeps
 `--clients` closed-loop clients posting a real 224 px dermoscopic JPEG (tests/data) to
-POST /predict with the ID token until the time is up or the request cap is reached. Reports errors, p50/p95/p99 and throughput, and the resident memory of the gateway
-and model-server processes from after warm-up to the end (flat = no leak). Writes the
+POST /predict with the ID token until the time is up or the request cap is reached. Reports
+errors, p50/p95/p99 and throughput, and the resident memory of the gateway and model-server
+processes from after warm-up to the end (flat = no leak). Writes the
 "Load (issue 9)" section of docs/benchmarks.md (`--no-write` prints only). Exits 1 on any
 error. The generator itself is tests/reliability/load.py, shared with the short-form test.
 """
