@@ -58,7 +58,7 @@ class LoadResult:
             f"({self.requests / max(self.duration_s, 1e-9):.1f} req/s); errors {self.errors}; "
             f"p50 {self.percentile(50):.1f} ms, p95 {self.percentile(95):.1f} ms, "
             f"p99 {self.percentile(99):.1f} ms, mean {statistics.fmean(self.latencies_ms or [0]):.1f} ms; "
-            f"statuses {dict(self.statuses)}; RSS growth {growth}"
+            f"statuses {dict(self.statuses)}; failures {dict(self.failures)}; RSS growth {growth}"
         )
 
 
