@@ -127,6 +127,7 @@ def run_load(
     max_requests: int,
     watch_pids: set[int] = frozenset(),  # type: ignore[assignment]
     sample_every_s: float = 0.5,
+    ramp_s: float = 0.5,
 ) -> LoadResult:
     """Drive `url` with `clients` concurrent closed-loop clients; see the module docstring."""
     host = urlsplit(url).hostname
@@ -146,8 +147,11 @@ def run_load(
         for _ in range(clients)
     ]
     started = time.perf_counter()
+    # Clients join over `ramp_s`, as real ones do: this measures sustained load, while a burst of
+    # simultaneous connects is its own test (test_load.py).
     for thread in threads:
         thread.start()
+        time.sleep(ramp_s / clients)
     while any(t.is_alive() for t in threads) and time.perf_counter() - started < duration_s:
         _sample(result)
         time.sleep(sample_every_s)
