@@ -20,7 +20,9 @@ BENCHMARKS_MD = os.path.join(REPO, "docs", "benchmarks.md")
 
 def require_shared() -> None:
     if not os.path.isdir(DATA):
-        sys.exit(f"skipped: {DATA} is not present (the benchmarks need ../shared/data/isic-dev)")
+        # Exit 0: `make bench` runs every script, and a missing data set is not a failure.
+        print(f"skipped: {DATA} is not present (the model benchmarks need ../shared/data/isic-dev)")
+        sys.exit(0)
 
 
 def machine() -> str:
