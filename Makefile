@@ -101,11 +101,13 @@ destroy: setup
 	$(CDK) destroy
 
 # ---------------------------------------------------------------- model
-train-default: setup
-	$(BIN)/skinlesion train --default
+train-default: train-default-model
 
-bench: setup
-	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+# Each script writes its section of docs/benchmarks.md.
+bench: bench-model
+	$(PY) bench/lambda_package.py
+	$(PY) bench/e2e_latency.py
+	$(PY) bench/load_test.py
 
 # The shipped default model (issue 3): exactly this command produced models/default/.
 SHARED := $(CURDIR)/../shared
