@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 import time
+import types
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +57,7 @@ def load_handler(env: Mapping[str, str], dotted: str = DEFAULT_HANDLER) -> Lambd
     module_name, _, attr = dotted.rpartition(".")
     package = module_name.split(".")[0]
     if module_name not in sys.modules:
+        _forget_unloaded_submodules(package)
         return getattr(importlib.import_module(module_name), attr)
     ours = {
         name: mod for name, mod in sys.modules.items() if name == package or name.startswith(package + ".")
@@ -69,6 +71,21 @@ def load_handler(env: Mapping[str, str], dotted: str = DEFAULT_HANDLER) -> Lambd
         for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
             del sys.modules[name]
         sys.modules.update(ours)
+
+
+def _forget_unloaded_submodules(package: str) -> None:
+    """Drop package attributes that point at submodules no longer in sys.modules.
+
+    Importing `pkg.mod` also sets `pkg.mod` on the package object, and `from pkg import mod`
+    prefers that attribute: a copy someone removed from sys.modules (a test's clean-up, a
+    reload) would otherwise leak, with its stale endpoint client, into a fresh handler.
+    """
+    module = sys.modules.get(package)
+    if module is None:
+        return
+    for name, value in list(vars(module).items()):
+        if isinstance(value, types.ModuleType) and sys.modules.get(f"{package}.{name}") is not value:
+            delattr(module, name)
 
 
 class LambdaInvoker:

@@ -79,7 +79,7 @@ def test_down_endpoint_is_model_unavailable(lambda_app, monkeypatch):
 
 
 def test_slow_endpoint_is_a_504_within_the_read_timeout(lambda_app, sagemaker, monkeypatch):
-    # GIVEN a model that takes 2 s and a client whose read timeout is 0.3 s (10 s in production)
+    # GIVEN a model that takes 2 s and a client whose read timeout is 0.3 s (8 s in production)
     sagemaker.state.mode, sagemaker.state.slow_s = "slow", 2.0
     hasty = lambda_app.endpoint.make_client(sagemaker.url, read_timeout=0.3, max_attempts=1)
     monkeypatch.setattr(lambda_app.endpoint, "_client", hasty)

@@ -116,12 +116,18 @@ def isolated_handler_modules():
 
     saved_env = dict(os.environ)
     saved = {name: mod for name, mod in sys.modules.items() if name.split(".")[0] == "predict_api"}
+    # Importing a submodule also sets it as an attribute of the (kept) package object, and a
+    # later `from predict_api import endpoint` would find that stale copy: undo those too.
+    saved_attrs = {name: set(vars(mod)) for name, mod in saved.items()}
     yield
     os.environ.clear()
     os.environ.update(saved_env)
     for name in [n for n in sys.modules if n.split(".")[0] == "predict_api"]:
         del sys.modules[name]
     sys.modules.update(saved)
+    for name, mod in saved.items():
+        for attr in set(vars(mod)) - saved_attrs[name]:
+            delattr(mod, attr)
 
 
 def test_a_second_handler_load_gets_its_own_modules_and_endpoint_client(isolated_handler_modules):
