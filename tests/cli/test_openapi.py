@@ -94,7 +94,6 @@ def test_undocumented_methods_get_4xx(local_stack: dict, id_token: str, method: 
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(reason="the local gateway (http.server) answers TRACE with 501; API Gateway answers 403")
 def test_trace_is_a_client_error(local_stack: dict) -> None:
     response = requests.request("TRACE", local_stack["apiUrl"] + "/predict", timeout=10)
     assert 400 <= response.status_code < 500
