@@ -59,6 +59,10 @@ def handler_module(tmp_path_factory: pytest.TempPathFactory):
     # a later test importing predict_api.app gets a copy built from its own environment.
     for name in [n for n in sys.modules if n.startswith("predict_api") and n not in loaded_before]:
         del sys.modules[name]
+        # `from predict_api import x` prefers the package attribute: drop it too, or the copy leaks.
+        parent, _, child = name.rpartition(".")
+        if parent in sys.modules and getattr(sys.modules[parent], child, None) is not None:
+            delattr(sys.modules[parent], child)
 
 
 HEADER_NAMES = st.sampled_from(("Content-Type", "content-type", "Authorization", "Origin", "X-Forwarded-For"))
