@@ -18,6 +18,19 @@ LAMBDA_BASIC_EXECUTION = (
 )
 
 
+# HIPAA Security findings on CDK's BucketDeployment handler (runs only during `cdk deploy`).
+_BUCKET_DEPLOYMENT_HIPAA_REASONS = {
+    "HIPAA.Security-LambdaConcurrency": "invoked only by CloudFormation, once per deployment of its "
+    "sources; reserved concurrency would only take from the account's unreserved pool.",
+    "HIPAA.Security-LambdaDLQ": "invoked synchronously by CloudFormation's custom-resource call; a failure "
+    "fails (and rolls back) the deploy, so nothing is lost that a DLQ would keep.",
+    "HIPAA.Security-LambdaInsideVPC": "copies build files and the model artifact between S3 buckets and "
+    "invalidates CloudFront; a VPC would need a NAT gateway or endpoints for no added isolation.",
+    "HIPAA.Security-IAMNoInlinePolicy": "aws-cdk-lib writes the handler's grants (read CDK's asset bucket, "
+    "write the destination bucket) as the role's default policy; it is not configurable.",
+}
+
+
 def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     """Acknowledge `rule_id` (e.g. `AwsSolutions-S1` or `AwsSolutions-IAM5[Resource::*]`) on `scope`."""
     if len(reason.strip()) < 20:
@@ -102,6 +115,8 @@ def _acknowledge_bucket_deployment_handler(handler: IConstruct) -> None:
         f"AwsSolutions-IAM4[{LAMBDA_BASIC_EXECUTION}]",
         "CDK-managed BucketDeployment handler role: the basic execution policy only grants its own logs.",
     )
+    for rule_id, reason in _BUCKET_DEPLOYMENT_HIPAA_REASONS.items():
+        acknowledge(handler, rule_id, f"CDK-managed BucketDeployment handler: {reason}")
 
 
 def add_nag_checks(app: App, *, hipaa: bool = False) -> None:

@@ -7,11 +7,12 @@ from pathlib import Path
 from aws_cdk import Duration
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from stacks.constructs.storage import secure_bucket_props
+from stacks.constructs.storage import NONCURRENT_DAYS, REPLICATION_REASON, logs_key, secure_bucket_props
 from stacks.nag import acknowledge, acknowledge_bucket_deployment
 
 # The page talks only to its own origin, the API (execute-api) and Cognito's JSON API;
@@ -52,7 +53,20 @@ class Website(Construct):
             "Bucket",
             server_access_logs_bucket=log_bucket,
             server_access_logs_prefix="s3/site/",
+            # Each deploy replaces the build; the previous one stays restorable for a while.
+            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(NONCURRENT_DAYS))],
             **secure_bucket_props(retain=False),  # type: ignore[arg-type]
+        )
+        acknowledge(
+            self.bucket,
+            "HIPAA.Security-S3DefaultEncryptionKMS",
+            "Holds only the public web build (HTML, JS, CSS, config.json of public IDs), no patient data; "
+            "SSE-S3 avoids a KMS key policy for CloudFront's origin access and per-request KMS calls.",
+        )
+        acknowledge(
+            self.bucket,
+            "HIPAA.Security-S3BucketReplicationEnabled",
+            REPLICATION_REASON.format(what="every `cdk deploy` rebuilds its contents from web/dist"),
         )
         self.distribution = cloudfront.Distribution(
             self,
@@ -121,7 +135,18 @@ class Website(Construct):
             memory_limit=512,
         )
         acknowledge_bucket_deployment(deployment.handler_role, destination=self.bucket)
+        self._encrypt_handler_logs(deployment)
         return deployment
+
+    def _encrypt_handler_logs(self, deployment: s3deploy.BucketDeployment) -> None:
+        """Give the log group CDK creates for the (stack-wide) deployment handler the stack's logs key."""
+        handler = deployment.handler_role.node.scope
+        assert handler is not None  # the role is a child of the handler function
+        log_group = handler.node.try_find_child("LogGroup")
+        cfn = log_group.node.default_child if log_group is not None else None
+        if not isinstance(cfn, logs.CfnLogGroup):
+            raise TypeError(f"expected CDK's log group for {handler.node.path}; did aws-cdk-lib change?")
+        cfn.kms_key_id = logs_key(self).key_arn
 
     def _security_headers(self) -> cloudfront.ResponseHeadersPolicy:
         return cloudfront.ResponseHeadersPolicy(

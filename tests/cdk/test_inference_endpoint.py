@@ -9,7 +9,7 @@ import pytest
 
 from stacks.constructs.inference_endpoint import has_instance_storage
 
-from .helpers import SynthFn, one, resources
+from .helpers import SynthFn, endpoint_keys, one, resources
 
 
 def test_model_runs_the_tf_serving_220_image_for_the_stack_region(template: Any) -> None:
@@ -50,7 +50,8 @@ def test_realtime_default_is_one_encrypted_m5_large_with_autoscaling(template: A
     (variant,) = config["ProductionVariants"]
     assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.m5.large", 1)
     assert "KmsKeyId" in config
-    key = one(template, "AWS::KMS::Key")
+    ((key_id, key),) = endpoint_keys(template).items()
+    assert key_id in json.dumps(config["KmsKeyId"])  # the endpoint uses its own key
     assert key["Properties"]["EnableKeyRotation"] is True and key["Properties"]["PendingWindowInDays"] == 7
     assert key["DeletionPolicy"] == "Delete"
     target = one(template, "AWS::ApplicationAutoScaling::ScalableTarget")["Properties"]
@@ -79,7 +80,7 @@ def test_serverless_has_memory_and_concurrency_and_no_instances_key_or_scaling(s
     assert variant["ServerlessConfig"] == {"MaxConcurrency": 5, "MemorySizeInMB": 3072}
     assert "InstanceType" not in variant and "KmsKeyId" not in config
     assert resources(template, "AWS::ApplicationAutoScaling::ScalableTarget") == {}
-    assert resources(template, "AWS::KMS::Key") == {}
+    assert endpoint_keys(template) == {}
 
 
 def test_instance_storage_types_get_no_kms_key(synth: SynthFn) -> None:

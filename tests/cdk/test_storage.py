@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -37,16 +38,54 @@ def test_every_bucket_policy_denies_plain_http(template: Any) -> None:
     assert all(_tls_only(p) for p in policies.values())
 
 
-def test_artifacts_bucket_is_versioned_and_logs_to_the_log_bucket(template: Any) -> None:
-    versioned = [
-        b
-        for b in resources(template, "AWS::S3::Bucket").values()
-        if b["Properties"].get("VersioningConfiguration", {}).get("Status") == "Enabled"
-    ]
-    assert len(versioned) == 1
-    logging = versioned[0]["Properties"]["LoggingConfiguration"]
-    assert logging["LogFilePrefix"] == "s3/artifacts/"
-    assert "Ref" in logging["DestinationBucketName"]
+def test_every_bucket_is_versioned_and_expires_old_versions(template: Any) -> None:
+    for key, bucket in resources(template, "AWS::S3::Bucket").items():
+        props = bucket["Properties"]
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}, key
+        # Versioning must not grow without bound: every bucket expires noncurrent versions.
+        rules = props["LifecycleConfiguration"]["Rules"]
+        assert any(r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays") for r in rules), key
+
+
+def test_artifacts_and_site_buckets_log_to_the_log_bucket(template: Any) -> None:
+    buckets = resources(template, "AWS::S3::Bucket")
+    prefixes = {
+        b["Properties"]["LoggingConfiguration"]["LogFilePrefix"]
+        for b in buckets.values()
+        if "LoggingConfiguration" in b["Properties"]
+    }
+    assert prefixes == {"s3/artifacts/", "s3/site/"}
+    (log_bucket,) = [k for k in buckets if k.startswith("StorageAccessLogs")]
+    for bucket in buckets.values():
+        if "LoggingConfiguration" in bucket["Properties"]:
+            assert bucket["Properties"]["LoggingConfiguration"]["DestinationBucketName"] == {
+                "Ref": log_bucket
+            }
+    # S3 delivers server access logs only to an SSE-S3 target (the HIPAA KMS finding is acknowledged).
+    rule = buckets[log_bucket]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+
+
+def test_every_log_group_is_encrypted_with_the_one_rotating_logs_key(template: Any) -> None:
+    keys = {k: v for k, v in resources(template, "AWS::KMS::Key").items() if k.startswith("LogsKey")}
+    ((key_id, key),) = keys.items()
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Delete"  # like the log groups it encrypts
+    groups = resources(template, "AWS::Logs::LogGroup")
+    assert len(groups) == 3  # predict Lambda, API access logs, CDK's BucketDeployment handler
+    for group_id, group in groups.items():
+        assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}, group_id
+
+
+def test_logs_key_serves_only_cloudwatch_logs_of_this_account_and_region(template: Any) -> None:
+    key = next(v for k, v in resources(template, "AWS::KMS::Key").items() if k.startswith("LogsKey"))
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    (logs,) = [s for s in statements if "Service" in s["Principal"]]
+    assert json.dumps(logs["Principal"]["Service"]).count("logs.") == 1
+    assert "kms:*" not in logs["Action"] and "kms:Decrypt*" in logs["Action"]
+    context = logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    rendered = json.dumps(context)
+    assert all(part in rendered for part in ('":logs:"', "AWS::Region", "AWS::AccountId", ":log-group:*"))
 
 
 def test_nothing_is_retained_by_default(template: Any) -> None:
