@@ -14,7 +14,7 @@ class Auth(Construct):
 
     The app client has no secret (a browser and a CLI cannot keep one) and allows
     USER_PASSWORD_AUTH (the CLI and the web page call InitiateAuth directly), SRP
-    and refresh. The pool is deleted with the stack: users are recreated by an admin.
+    and refresh, and no OAuth flow. The pool is deleted with the stack: users are recreated by an admin.
     """
 
     def __init__(self, scope: Construct, id_: str, *, self_sign_up: bool) -> None:
@@ -55,6 +55,10 @@ class Auth(Construct):
             "WebClient",
             generate_secret=False,
             auth_flows=cognito.AuthFlow(user_password=True, user_srp=True),
+            # Sign-in is Cognito's JSON API only (no hosted UI): CDK's default OAuth flows, the
+            # implicit grant (tokens in the URL fragment) among them, and its example.com callback
+            # would only widen what the client accepts.
+            disable_o_auth=True,
             prevent_user_existence_errors=True,
             id_token_validity=Duration.hours(1),
             access_token_validity=Duration.hours(1),

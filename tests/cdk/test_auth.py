@@ -37,3 +37,10 @@ def test_app_client_has_no_secret_and_allows_password_srp_and_refresh(template: 
         "ALLOW_USER_PASSWORD_AUTH",
         "ALLOW_USER_SRP_AUTH",
     ]
+
+
+def test_app_client_allows_no_oauth_flow(template: Any) -> None:
+    # Sign-in is Cognito's JSON API; no implicit grant (tokens in URLs) and no redirect URLs.
+    client = one(template, "AWS::Cognito::UserPoolClient")["Properties"]
+    assert client.get("AllowedOAuthFlowsUserPoolClient") is False
+    assert not client.get("AllowedOAuthFlows") and not client.get("CallbackURLs")
