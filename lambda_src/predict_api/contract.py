@@ -80,6 +80,10 @@ ERROR_CODES = {
 # Body API Gateway's gateway responses (DEFAULT_4XX / DEFAULT_5XX / UNAUTHORIZED) return,
 # as a mapping template; the local gateway renders the same shape.
 GATEWAY_UNAUTHORIZED_MESSAGE = "Sign in again: the token is missing, invalid or expired."
+# API Gateway answers a path or method the API lacks with MISSING_AUTHENTICATION_TOKEN (403
+# "Missing Authentication Token" by default); the stack's gateway response makes it this 404.
+GATEWAY_NOT_FOUND_STATUS = 404
+GATEWAY_NOT_FOUND_MESSAGE = "No such route."
 
 # --- The SageMaker TF Serving container's settings on the deployed Model, mirrored by the
 # local model server (`skinlesion up`, unless --no-batching): server-side request batching

@@ -1,8 +1,9 @@
 """The local API Gateway: REST API + Cognito authorizer + Lambda proxy integration on one port.
 
 For each request it does what the deployed API does, in the same order: unknown route ->
-403 "Missing Authentication Token"; OPTIONS -> the CORS preflight; body over 10 MB -> 413;
-token check (skipped for /health and /openapi.json) -> 401 with CORS and the DESIGN.md body;
+the stack's MISSING_AUTHENTICATION_TOKEN gateway response (404 not_found JSON); OPTIONS ->
+the CORS preflight; body over 10 MB -> 413; token check (skipped for /health and
+/openapi.json) -> 401 with CORS and the DESIGN.md body;
 proxy event over Lambda's 6 MB -> 413 {"message": "Request Too Long"}; then the real
 handler in-process, with the Lambda timeout; a crash, timeout or malformed result -> 502.
 Gateway-made responses carry CORS headers (the stack sets them on DEFAULT_4XX/5XX).
@@ -105,7 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._handle()
 
-    # Every method API Gateway accepts reaches the same routing (unknown ones get its 403).
+    # Every method API Gateway accepts reaches the same routing (unknown ones get its 404 below).
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_TRACE = do_CONNECT = do_GET
 
     def _handle(self) -> None:
@@ -157,7 +158,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, request: HttpRequest) -> None:
         methods = ROUTES.get(request.path)
         if methods is None or (request.method not in methods and request.method != "OPTIONS"):
-            self._gateway_json(403, {"message": "Missing Authentication Token"}, request)
+            # What the deployed stack's MISSING_AUTHENTICATION_TOKEN gateway response answers.
+            status = contract.GATEWAY_NOT_FOUND_STATUS
+            body = {
+                "error": {
+                    "code": contract.ERROR_CODES[status],
+                    "message": contract.GATEWAY_NOT_FOUND_MESSAGE,
+                },
+                "requestId": request.request_id,
+            }
+            self._gateway_json(status, body, request)
             return
         if request.method == "OPTIONS":
             self._preflight(request, methods)
@@ -253,6 +263,7 @@ class _BodyTooLarge(Exception):
 _ERROR_TYPES = {
     401: "UnauthorizedException",
     403: "MissingAuthenticationTokenException",
+    404: "MissingAuthenticationTokenException",
     413: "RequestTooLargeException",
     502: "InternalServerErrorException",
 }

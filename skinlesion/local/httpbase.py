@@ -47,6 +47,9 @@ class LocalHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     part = "server"
+    # socketserver's default listen backlog is 5: a burst of new connections (a page's parallel
+    # fetches, a load test's clients) would see resets. The kernel caps it at somaxconn.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], handler: Callable[..., BaseRequestHandler]) -> None:
         try:

@@ -18,7 +18,12 @@ _GATEWAY_ERRORS: tuple[tuple[apigw.ResponseType, str | None, str, str | None], .
     (apigw.ResponseType.REQUEST_TOO_LARGE, None, contract.ERROR_CODES[413], None),
     (apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, None, contract.ERROR_CODES[415], None),
     # An unknown route comes back as 403 "Missing Authentication Token"; say what it is.
-    (apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "404", "not_found", "No such route."),
+    (
+        apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+        str(contract.GATEWAY_NOT_FOUND_STATUS),
+        contract.ERROR_CODES[contract.GATEWAY_NOT_FOUND_STATUS],
+        contract.GATEWAY_NOT_FOUND_MESSAGE,
+    ),
     (apigw.ResponseType.DEFAULT_4_XX, None, contract.ERROR_CODES[400], None),
     (apigw.ResponseType.DEFAULT_5_XX, None, "gateway_error", None),
 )

@@ -147,9 +147,11 @@ def test_preflight_is_answered_without_a_token(local_stack):
     assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
 
 
-def test_unknown_route_is_missing_authentication_token(local_stack, id_token):
+def test_unknown_route_gets_the_stacks_not_found_gateway_response(local_stack, id_token):
     response = requests.get(f"{local_stack['apiUrl']}/nope", headers={"Authorization": id_token}, timeout=10)
-    assert (response.status_code, response.json()) == (403, {"message": "Missing Authentication Token"})
+    assert response.status_code == 404
+    assert response.json()["error"] == {"code": "not_found", "message": contract.GATEWAY_NOT_FOUND_MESSAGE}
+    assert response.json()["requestId"] == response.headers["x-amzn-RequestId"]
 
 
 def test_event_over_lambda_limit_is_413_before_the_handler(local_stack, id_token):

@@ -93,7 +93,6 @@ def test_user_pool_has_one_public_client_for_the_api(synthesized) -> None:
     assert {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"} <= set(props["ExplicitAuthFlows"])
 
 
-@pytest.mark.xfail(strict=False, reason="stacks/constructs/auth.py keeps CDK's default OAuth flows")
 def test_app_client_does_not_allow_the_implicit_grant(synthesized) -> None:
     # The implicit grant returns tokens in the URL fragment (browser history, Referer); the OAuth
     # 2.0 Security BCP says not to use it. Sign-in here is USER_PASSWORD_AUTH / SRP only.

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
-
 from .summary import record
 
 HIPAA = "HIPAA.Security"
@@ -29,8 +27,6 @@ def _describe(findings: list[tuple[str, str]]) -> str:
     return "\n".join(f"  {rule} @ {path}" for rule, path in sorted(findings))
 
 
-# Non-strict while the stack's owner is still adding fixes and acknowledgements (stacks/nag.py).
-@pytest.mark.xfail(strict=False, reason="HIPAA fixes/acknowledgements in stacks/nag.py are in progress")
 def test_hipaa_security_leaves_no_unacknowledged_finding(synthesized) -> None:
     findings = synthesized.violations(HIPAA)
     configured = [f for f in findings if not is_cdk_generated(f[1])]

@@ -33,10 +33,6 @@ def deployed_missing_route(synthesized) -> tuple[int, dict[str, Any]]:
     return 403, {"message": "Missing Authentication Token"}  # API Gateway's default
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="local gateway.py answers 403 Missing Authentication Token; the stack sets 404 not_found",
-)
 @pytest.mark.parametrize(("method", "path"), [("POST", "/predictions"), ("GET", contract.ROUTE_PREDICT)])
 def test_unknown_route_gets_the_deployed_answer(local_stack, id_token, deployed_missing_route, method, path):
     status, body = deployed_missing_route

@@ -124,10 +124,6 @@ BURST_CONNECTIONS = 128
 BURST_TIMEOUT_S = 5.0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="skinlesion/local/httpbase.py keeps socketserver's listen backlog of 5 (request_queue_size)",
-)
 def test_a_burst_of_new_connections_is_accepted_promptly(local_stack) -> None:
     # GIVEN 128 clients connecting at the same instant (a test runner, a page reload with many
     # tabs, a load test's start), THEN every one gets its /health answer within a few seconds:
