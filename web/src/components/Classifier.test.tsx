@@ -66,6 +66,20 @@ describe("Classifier upload", () => {
     expect(notCancelled).toBe(false); // default prevented: the browser does not open the file
   });
 
+  it("forgets the previous photo when the next file is not an image", async () => {
+    installFakeCanvas();
+    const fake = fakeFetch(defaultHandlers());
+    const user = userEvent.setup({ applyAccept: false });
+    render(<App />);
+    const input = await screen.findByLabelText("Choose image");
+    await user.upload(input, imageFile());
+    expect(await screen.findByRole("button", { name: "Classify image" })).toBeEnabled();
+    await user.upload(input, new File(["# notes"], "notes.md", { type: "text/markdown" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("This file is not a JPEG, PNG or WebP image.");
+    expect(screen.getByRole("button", { name: "Classify image" })).toBeDisabled();
+    expect(fake.byRoute("POST /predict")).toHaveLength(0);
+  });
+
   it("refuses a file that is not an image without calling the API", async () => {
     installFakeCanvas();
     const fake = fakeFetch(defaultHandlers());

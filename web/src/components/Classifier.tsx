@@ -71,6 +71,8 @@ export function Classifier({ api, store, prepare = downscaleImage }: Props) {
     setFailure(null);
     setResult(null);
     if (file.type !== "" && !file.type.startsWith("image/")) {
+      // Forget the previous photo too: "Classify image" must not quietly send the old one.
+      setSelection(null);
       setFailure({ message: NOT_AN_IMAGE_MESSAGE });
       return;
     }
