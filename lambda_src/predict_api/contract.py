@@ -45,6 +45,7 @@ ENDPOINT_CONNECT_TIMEOUT_S = 2
 # timeout, so a slow endpoint gets the documented 504 JSON, never API Gateway's bare 502.
 ENDPOINT_READ_TIMEOUT_S = 8
 ENDPOINT_MAX_ATTEMPTS = 2  # total attempts
+METADATA_READ_TIMEOUT_S = 5  # reading metadata.json from S3, once per container
 
 # --- Routes.
 ROUTE_PREDICT = "/predict"

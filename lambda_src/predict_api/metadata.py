@@ -19,6 +19,7 @@ from typing import IO, Any
 from urllib.parse import urlparse
 
 import botocore.session
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from predict_api import contract
@@ -88,9 +89,16 @@ def _open(uri: str) -> Iterator[IO[bytes]]:
     parsed = urlparse(uri)
     if parsed.scheme == "s3":
         # The S3 client only on this path: the local stack's file path never pays for one.
+        # Bounded like the endpoint call: botocore's 60 s defaults would outlast the Lambda
+        # timeout, and the client would get API Gateway's bare 502 instead of the 503 JSON.
+        config = Config(
+            connect_timeout=contract.ENDPOINT_CONNECT_TIMEOUT_S,
+            read_timeout=contract.METADATA_READ_TIMEOUT_S,
+            retries={"total_max_attempts": 2, "mode": "standard"},
+        )
         obj = (
             botocore.session.get_session()
-            .create_client("s3")
+            .create_client("s3", config=config)
             .get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
         )
         body = obj["Body"]

@@ -72,6 +72,28 @@ def test_reads_metadata_from_s3_once_per_container(monkeypatch, key):
     assert first.threshold == METADATA["threshold"]
 
 
+def test_s3_read_is_bounded_below_the_lambda_timeout(monkeypatch):
+    # GIVEN an S3 metadata location, WHEN the client is built, THEN its timeouts and retries are
+    # explicit: botocore's 60 s defaults would outlast the Lambda and yield a bare 502.
+    seen = {}
+
+    class Session:
+        def create_client(self, service, config=None):
+            seen["service"], seen["config"] = service, config
+            raise RuntimeError("stop before the network")
+
+    monkeypatch.setattr(metadata.botocore.session, "get_session", lambda: Session())
+    with pytest.raises(RuntimeError), metadata._open("s3://artifacts/models/metadata.json"):
+        pass
+
+    config, contract = seen["config"], metadata.contract
+    assert seen["service"] == "s3"
+    assert (config.connect_timeout, config.read_timeout) == (2, contract.METADATA_READ_TIMEOUT_S)
+    attempts = config.retries["total_max_attempts"]
+    worst = attempts * (config.connect_timeout + config.read_timeout)
+    assert worst < contract.LAMBDA_TIMEOUT_S
+
+
 @pytest.mark.parametrize(
     ("document", "words"),
     [
