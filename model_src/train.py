@@ -73,6 +73,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop after this wall-clock time")
     p.add_argument("--max-cpu-minutes", type=float, default=0.0, help="stop after this process CPU time")
     p.add_argument("--cache-dir", default="", help="spill the decoded-image cache here (default: RAM)")
+    p.add_argument(
+        "--checkpoint-dir", default="", help="back up each epoch here and resume from it (spot training)"
+    )
+    p.add_argument("--tensorboard-dir", default="", help="write TensorBoard event files here")
     p.add_argument("--source-revision", default=env("SKINLESION_SOURCE_REVISION"))
     args, unknown = p.parse_known_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -131,7 +135,7 @@ def load_splits(args) -> tuple[dict, dict, int]:
 def fit_config(args) -> FitConfig:
     keys = (
         "epochs", "learning_rate", "head_epochs", "fine_tune_fraction", "fine_tune_lr_scale", "patience",
-        "max_minutes", "max_cpu_minutes",
+        "max_minutes", "max_cpu_minutes", "checkpoint_dir", "tensorboard_dir",
     )  # fmt: skip
     return FitConfig(**{k: getattr(args, k) for k in keys})
 

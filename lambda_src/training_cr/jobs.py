@@ -80,6 +80,9 @@ def script_mode_hyperparameters(props: Mapping[str, Any], name: str) -> dict[str
         "sagemaker_region": prop(props, "Region"),
         "sagemaker_job_name": name,
         "sagemaker_container_log_level": 20,
+        # The folders SageMaker syncs to S3 (CheckpointConfig / TensorBoardOutputConfig below).
+        "checkpoint-dir": CHECKPOINT_LOCAL_PATH,
+        "tensorboard-dir": TENSORBOARD_LOCAL_PATH,
     }
     if int_prop(props, "InstanceCount") > 1:
         # The DLC toolkit then writes TF_CONFIG for tf.distribute.MultiWorkerMirroredStrategy

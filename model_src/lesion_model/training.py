@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import os
@@ -29,6 +30,10 @@ class FitConfig:
     patience: int = 0  # 0 = no early stopping; else restore the best val AUC
     max_minutes: float = 0.0  # 0 = no wall-clock budget
     max_cpu_minutes: float = 0.0  # 0 = no budget in process CPU time (fair on a shared machine)
+    # SageMaker syncs these folders to S3 (CheckpointConfig, TensorBoardOutputConfig): a spot
+    # interruption resumes from the last finished epoch instead of epoch 1. "" = off.
+    checkpoint_dir: str = ""
+    tensorboard_dir: str = ""
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -96,7 +101,7 @@ def fit(model, train_ds, val_ds, config: FitConfig, class_weight=None, augment=N
             validation_data=val_ds,
             epochs=epochs,
             class_weight=class_weight,
-            callbacks=_callbacks(config, deadline, cpu_deadline),
+            callbacks=_callbacks(config, deadline, cpu_deadline, name),
             verbose=2,
         )
         for key, values in result.history.items():
@@ -114,8 +119,20 @@ def _with_augmentation(model: keras.Model, augment) -> keras.Model:
     return keras.Model(inputs, model(augment(inputs)), name=f"{model.name}_augmented")
 
 
-def _callbacks(config: FitConfig, deadline: float, cpu_deadline: float) -> list:
+def _callbacks(config: FitConfig, deadline: float, cpu_deadline: float, phase: str) -> list:
     callbacks: list = [TimeBudget(deadline, cpu_deadline)]
+    if config.checkpoint_dir:
+        # One backup per phase, kept when the phase ends: after a restart a finished phase
+        # restores its last epoch and trains no more, an interrupted one resumes where it was
+        # (weights, optimizer and learning-rate schedule step included).
+        callbacks.insert(
+            0,
+            keras.callbacks.BackupAndRestore(
+                os.path.join(config.checkpoint_dir, phase), delete_checkpoint=False
+            ),
+        )
+    if config.tensorboard_dir and _tensorboard_installed():
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(config.tensorboard_dir, phase)))
     if config.patience:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -123,6 +140,14 @@ def _callbacks(config: FitConfig, deadline: float, cpu_deadline: float) -> list:
             )
         )
     return callbacks
+
+
+def _tensorboard_installed() -> bool:
+    """tf.summary needs the `tensorboard` package, which TF 2.21 no longer pulls in."""
+    if importlib.util.find_spec("tensorboard") is not None:
+        return True
+    log.warning("tensorboard is not installed: no TensorBoard events are written")
+    return False
 
 
 def predict_scores(model: keras.Model, ds) -> tuple[np.ndarray, np.ndarray]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import tensorflow as tf
 from lesion_model.architectures import make_model
@@ -30,3 +32,25 @@ def test_cpu_budget_stops_after_the_first_epoch():
     model = make_model("mobilenet_v2", 32, weights="none")
     config = FitConfig(epochs=5, learning_rate=1e-3, max_cpu_minutes=1e-6)
     assert len(fit(model, tiny_ds(), tiny_ds(), config)["loss"]) == 1
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
+    # GIVEN a run that stopped after 1 of 3 epochs (a spot interruption: the CPU budget here)
+    checkpoints, events = tmp_path / "checkpoints", tmp_path / "tensorboard"
+    config = FitConfig(epochs=3, learning_rate=1e-3, checkpoint_dir=str(checkpoints),
+                       tensorboard_dir=str(events), max_cpu_minutes=1e-6)  # fmt: skip
+    first = fit(make_model("seed", 32, weights="none"), tiny_ds(), tiny_ds(), config)
+    assert len(first["loss"]) == 1
+    # WHEN the job restarts in a new process (a fresh model) with the synced checkpoint folder
+    resumed = fit(
+        make_model("seed", 32, weights="none"),
+        tiny_ds(),
+        tiny_ds(),
+        FitConfig(epochs=3, learning_rate=1e-3, checkpoint_dir=str(checkpoints), tensorboard_dir=str(events)),
+    )
+    # THEN it trains only the 2 epochs left; TensorBoard events are written where the package is
+    # installed (the training container), and their absence here does not break training.
+    assert len(resumed["loss"]) == 2
+    assert bool(list(events.rglob("events.out.tfevents.*"))) == (
+        importlib.util.find_spec("tensorboard") is not None
+    )

@@ -55,6 +55,9 @@ def test_the_jobs_hyperparameters_are_flags_train_py_understands(monkeypatch):
     assert (args.arch, args.weights, args.epochs, args.head_epochs) == ("mobilenet_v2", "imagenet", 12, 3)
     assert (args.learning_rate, args.patience, args.max_minutes) == (0.0005, 5, 220.0)
     assert (args.train, args.model_dir) == ("/opt/ml/input/data/train", "/opt/ml/model")
+    # Spot interruptions resume from the synced checkpoints; TensorBoard events land in S3.
+    assert request["CheckpointConfig"]["LocalPath"] == args.checkpoint_dir == "/opt/ml/checkpoints"
+    assert request["TensorBoardOutputConfig"]["LocalPath"] == args.tensorboard_dir
 
 
 def test_the_processing_container_command_unpacks_the_code_bundle_and_runs_the_import(tmp_path):
