@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,20 +27,12 @@ from pathlib import Path
 
 import requests
 
+from skinlesion.local.httpbase import free_ports
+
 REPO = Path(__file__).resolve().parents[1]
 IMAGE = REPO / "tests" / "data" / "ISIC_0024400_melanoma.jpg"
 DOC = REPO / "docs" / "benchmarks.md"
 SECTION = "## Local stack: end-to-end latency (issue 6)"
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def start_stack(model: Path, workdir: Path, batching: bool) -> tuple[subprocess.Popen, dict, float, float]:

@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,8 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "lambda_src"), str(REPO)]
 from reliability import images, load, wire  # noqa: E402 - needs the paths above
 from reliability.test_load import stack_pids  # noqa: E402
 
+from skinlesion.local.httpbase import free_ports  # noqa: E402
+
 IMAGE = REPO / "tests" / "data" / "ISIC_0024400_melanoma.jpg"
 DOC = REPO / "docs" / "benchmarks.md"
 SECTION = "## Load (issue 9)"
@@ -42,7 +43,7 @@ WARM_UP_SECONDS = 10.0  # at full concurrency: the model server's batch sizes ge
 
 def start_stack(model: Path, workdir: Path) -> tuple[subprocess.Popen, dict]:
     """A fresh local stack on free ports; returns its process and stack.json."""
-    web, api, model_port, cognito = (str(p) for p in _free_ports(4))
+    web, api, model_port, cognito = (str(p) for p in free_ports(4))
     state_file = workdir / "stack.json"
     command = [
         sys.executable,
@@ -64,16 +65,6 @@ def start_stack(model: Path, workdir: Path) -> tuple[subprocess.Popen, dict]:
             )
         time.sleep(0.1)
     return process, json.loads(state_file.read_text())
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def run(stack: dict, args: argparse.Namespace) -> load.LoadResult:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from skinlesion.local.httpbase import free_ports
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO / "models" / "default" / "model.tar.gz"
@@ -39,17 +40,6 @@ def _running_stack() -> dict | None:
     except (OSError, ValueError):
         return None
     return state if _answers(state) else None
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def _wait_for_state(process: subprocess.Popen, path: Path, log: Path) -> dict:
@@ -75,7 +65,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory):
     if not model.is_file():
         pytest.skip(f"no model artifact at {model} (ship models/default or set SKINLESION_LOCAL_MODEL)")
     workdir = tmp_path_factory.mktemp("local-stack")
-    web, api, model_port, cognito = _free_ports(4)
+    web, api, model_port, cognito = free_ports(4)
     state_file, log = workdir / "stack.json", workdir / "up.log"
     command = [sys.executable, "-m", "skinlesion.local.up", "--model", str(model),
                "--state-file", str(state_file), "--web-port", str(web), "--api-port", str(api),

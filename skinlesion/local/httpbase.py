@@ -41,6 +41,18 @@ def ensure_free(part: str, host: str, port: int) -> None:
             raise
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports free right now (held open together, so never the same twice)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 class LocalHTTPServer(ThreadingHTTPServer):
     """ThreadingHTTPServer that binds with a named error, serves in a thread, and stays quiet
     about clients that hang up (browsers and connection pools do it all the time)."""
