@@ -17,7 +17,6 @@ import json
 import os
 import tarfile
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Stage
@@ -25,10 +24,9 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from stacks.config import REPO_ROOT
+from stacks.constructs.sagemaker_image import training_image_uri
 
 MODEL_SRC = REPO_ROOT / "model_src"
-TF_TRAINING_VERSION = "2.21"  # the training container; model_src pins tensorflow 2.21 to match
-TF_TRAINING_PY_VERSION = "py312"
 IMPORT_INSTANCE_TYPE = "ml.m5.xlarge"  # 4 vCPU: downloads and JPEG resizing, no GPU needed
 IMPORT_MAX_RUNTIME_S = 5 * 3600
 IMPORT_WAIT_S = IMPORT_MAX_RUNTIME_S + 1800  # + instance start and the output upload
@@ -38,23 +36,6 @@ ISIC_QUERIES = {
     "malignant": 'diagnosis_1:"Malignant" AND image_type:dermoscopic',
 }
 _SKIPPED = ("__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache")
-
-
-@cache
-def training_image_uri(region: str, instance_type: str) -> str:
-    """The SageMaker TensorFlow training image (GPU or CPU build for the instance), resolved offline."""
-    from sagemaker.core import image_uris  # slow import: only when a stack trains
-
-    return str(
-        image_uris.retrieve(
-            framework="tensorflow",
-            region=region,
-            version=TF_TRAINING_VERSION,
-            py_version=TF_TRAINING_PY_VERSION,
-            instance_type=instance_type,
-            image_scope="training",
-        )
-    )
 
 
 def deterministic_targz(src: Path) -> bytes:

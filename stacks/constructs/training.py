@@ -26,8 +26,9 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.config import TrainingSettings
-from stacks.constructs.dataset import IsicImport, dataset_id, source_bundle, training_image_uri
+from stacks.constructs.dataset import IsicImport, dataset_id, source_bundle
 from stacks.constructs.model_source import ModelArtifact
+from stacks.constructs.sagemaker_image import training_image_uri
 from stacks.constructs.training_access import sagemaker_execution_role
 from stacks.constructs.training_handlers import PipelineFunctions
 

@@ -14,7 +14,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.constructs.dataset import IMPORT_INSTANCE_TYPE, SourceBundle, training_image_uri
+from stacks.constructs.dataset import IMPORT_INSTANCE_TYPE, SourceBundle
+from stacks.constructs.sagemaker_image import training_image_uri
 from stacks.nag import acknowledge, acknowledge_findings
 
 LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/ProcessingJobs")
