@@ -42,6 +42,16 @@ describe("ApiClient.predict", () => {
     if ("requestId" in body) expect(error.requestId).toBe(body.requestId);
   });
 
+  it("recognises the guard's 422 not_a_skin_lesion by its code and keeps the score", async () => {
+    const body = { error: { code: "not_a_skin_lesion", message: "expected a dermoscopic image" }, lesionScore: 0.04, requestId: "r9" };
+    fakeFetch({ "POST /predict": () => json(body, 422) });
+    const error = (await api().predict(jpeg(), "t").catch((e: unknown) => e)) as ApiError;
+    expect(error.notALesion).toBe(true);
+    expect(error.message).toBe("This doesn't look like a dermoscopic image of a skin lesion, so it was not classified.");
+    expect(error.lesionScore).toBe(0.04);
+    expect(error.requestId).toBe("r9");
+  });
+
   it("keeps a short plain-text error body as the detail", async () => {
     fakeFetch({ "POST /predict": () => new Response("Request Too Long", { status: 413 }) });
     await expect(api().predict(jpeg(), "t")).rejects.toMatchObject({ status: 413, detail: "Request Too Long" });

@@ -7,6 +7,14 @@
 export const SESSION_EXPIRED_MESSAGE = "Your session has expired. Please sign in again.";
 export const NETWORK_MESSAGE = "Could not reach the server. Check your connection and try again.";
 export const NOT_AN_IMAGE_MESSAGE = "This file is not a JPEG, PNG or WebP image.";
+/** The guard's refusal (422 not_a_skin_lesion): said without any probability. */
+export const NOT_A_LESION_CODE = "not_a_skin_lesion";
+export const NOT_A_LESION_MESSAGE =
+  "This doesn't look like a dermoscopic image of a skin lesion, so it was not classified.";
+export const NOT_A_LESION_EXPECTED =
+  "What works: a dermoscopic image of one skin lesion, centred, taken through a dermatoscope " +
+  "(or a phone with a dermatoscope attachment). Ordinary phone photos, other skin conditions and " +
+  "pictures of anything else are refused.";
 
 const BY_STATUS: Record<number, string> = {
   400: "The image could not be read. It may be damaged; please try another photo.",
@@ -26,18 +34,27 @@ export class ApiError extends Error {
   readonly code: string;
   readonly detail: string;
   readonly requestId: string;
+  /** The guard's score on a not_a_skin_lesion refusal (kept for diagnostics, never shown). */
+  readonly lesionScore: number | undefined;
 
-  constructor(status: number, code: string, detail = "", requestId = "") {
-    super(humanMessage(status));
+  constructor(status: number, code: string, detail = "", requestId = "", lesionScore?: number) {
+    super(humanMessage(status, code));
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.detail = detail;
     this.requestId = requestId;
+    this.lesionScore = lesionScore;
+  }
+
+  /** The model's guard refused the image: not a dermoscopic image of a skin lesion. */
+  get notALesion(): boolean {
+    return this.code === NOT_A_LESION_CODE;
   }
 }
 
-export function humanMessage(status: number): string {
+export function humanMessage(status: number, code = ""): string {
+  if (code === NOT_A_LESION_CODE) return NOT_A_LESION_MESSAGE;
   if (status === 0) return NETWORK_MESSAGE;
   const known = BY_STATUS[status];
   if (known) return known;
@@ -51,18 +68,21 @@ export async function errorFromResponse(response: Response): Promise<ApiError> {
   let code = "";
   let detail = "";
   let requestId = response.headers.get("x-amzn-requestid") ?? "";
+  let lesionScore: number | undefined;
   try {
     const body = JSON.parse(text) as {
       error?: { code?: unknown; message?: unknown };
       message?: unknown;
       requestId?: unknown;
+      lesionScore?: unknown;
     };
     code = typeof body.error?.code === "string" ? body.error.code : "";
     const message = body.error?.message ?? body.message; // ours, else API Gateway's own
     detail = typeof message === "string" ? message : "";
     if (typeof body.requestId === "string") requestId = body.requestId;
+    if (typeof body.lesionScore === "number") lesionScore = body.lesionScore;
   } catch {
     detail = text.length <= 200 ? text.trim() : ""; // a gateway's plain-text or HTML page
   }
-  return new ApiError(response.status, code || `http_${response.status}`, detail, requestId);
+  return new ApiError(response.status, code || `http_${response.status}`, detail, requestId, lesionScore);
 }

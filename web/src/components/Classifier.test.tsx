@@ -53,7 +53,7 @@ describe("Classifier upload", () => {
     installFakeCanvas();
     fakeFetch(defaultHandlers());
     render(<App />);
-    const zone = (await screen.findByText(/Drop a photo/)).closest("div") as HTMLElement;
+    const zone = (await screen.findByText(/Drop a dermoscopic image/)).closest("div") as HTMLElement;
     fireEvent.drop(zone, { dataTransfer: { files: [imageFile("dropped.png", "image/png")] } });
     expect(await screen.findByRole("img", { name: "Preview of dropped.png" })).toBeInTheDocument();
   });
@@ -153,6 +153,55 @@ describe("Classifier errors", () => {
     expect(alert).toHaveTextContent("Details: server detail");
     expect(alert).toHaveTextContent("Request ID: req-9");
     expect(screen.getByRole("button", { name: "Classify image" })).toBeEnabled();
+  });
+
+  it("explains a not-a-lesion refusal instead of showing bars, and marks it in the history", async () => {
+    const refusal = {
+      error: { code: "not_a_skin_lesion", message: "Expected a dermoscopic image of one skin lesion, centred." },
+      lesionScore: 0.0123,
+      requestId: "req-guard",
+    };
+    const { user } = await chooseImage({ "POST /predict": () => json(refusal, 422) }, imageFile("cat.jpg"));
+    await user.click(screen.getByRole("button", { name: "Classify image" }));
+    const alert = await screen.findByRole("alert");
+    expect(alert).toHaveTextContent("This doesn't look like a dermoscopic image of a skin lesion, so it was not classified.");
+    expect(alert).toHaveTextContent("a dermoscopic image of one skin lesion, centred");
+    expect(alert).toHaveTextContent("a phone with a dermatoscope attachment");
+    expect(alert).toHaveTextContent("Request ID: req-guard");
+    expect(alert).not.toHaveTextContent("too small"); // not the generic 422 sentence
+    expect(alert).not.toHaveTextContent(/%|0\.01/); // neither probabilities nor the guard's score
+    expect(screen.queryByRole("meter")).not.toBeInTheDocument();
+    expect(screen.queryByText(/^Result:/)).not.toBeInTheDocument();
+    expect(screen.getByRole("status")).toHaveTextContent(/^$/);
+    const history = screen.getByRole("region", { name: "This session's results" });
+    const [item] = within(history).getAllByRole("listitem");
+    expect(item).toHaveTextContent("Refused");
+    expect(item).toHaveTextContent("not a dermoscopic lesion image");
+    expect(item).not.toHaveTextContent(/Benign|Malignant|%/);
+    expect(screen.getByRole("button", { name: "Classify image" })).toBeEnabled();
+  });
+
+  it("clears an earlier result's bars when the next image is refused", async () => {
+    let calls = 0;
+    const refusal = { error: { code: "not_a_skin_lesion", message: "m" }, lesionScore: 0.2, requestId: "r" };
+    const { user } = await chooseImage({
+      "POST /predict": () => (++calls === 1 ? json(prediction()) : json(refusal, 422)),
+    });
+    await user.click(screen.getByRole("button", { name: "Classify image" }));
+    expect(await screen.findAllByRole("meter")).toHaveLength(2);
+    await user.click(screen.getByRole("button", { name: "Classify image" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("not classified");
+    expect(screen.queryByRole("meter")).not.toBeInTheDocument();
+    const items = within(screen.getByRole("region", { name: "This session's results" })).getAllByRole("listitem");
+    expect(items.map((item) => item.querySelector(".history-label")?.textContent)).toEqual(["Refused", "Benign"]);
+  });
+
+  it("says where the image must come from: a dermatoscope, not a plain phone photo", async () => {
+    fakeFetch(defaultHandlers());
+    render(<App />);
+    expect(await screen.findByLabelText("Take a photo with a dermatoscope")).toHaveAttribute("capture", "environment");
+    expect(screen.getByText(/phone with a dermatoscope attachment/)).toBeInTheDocument();
+    expect(screen.getByText(/An ordinary phone photo is refused/)).toBeInTheDocument();
   });
 
   it("says when the network is down", async () => {

@@ -4,7 +4,7 @@
  */
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import type { ApiClient, Prediction } from "../api/client";
-import { ApiError, NOT_AN_IMAGE_MESSAGE } from "../api/errors";
+import { ApiError, NOT_A_LESION_EXPECTED, NOT_AN_IMAGE_MESSAGE } from "../api/errors";
 import type { AuthStore } from "../auth/store";
 import { downscaleImage, UnreadableImageError, type PreparedImage } from "../image/resize";
 import { History, HISTORY_LIMIT, type HistoryItem } from "./History";
@@ -18,6 +18,8 @@ interface Selection extends PreparedImage {
 
 interface Failure {
   message: string;
+  /** What the page expects instead (the guard's refusal says what a usable image is). */
+  expected?: string;
   detail?: string;
   requestId?: string;
 }
@@ -27,6 +29,10 @@ type Phase = "idle" | "preparing" | "classifying";
 const STATUS_TEXT: Record<Phase, string> = { idle: "", preparing: "Preparing image…", classifying: "Classifying image…" };
 
 function failureFrom(error: unknown): Failure {
+  if (error instanceof ApiError && error.notALesion) {
+    // No score and no probabilities: the model's output on such an image means nothing.
+    return { message: error.message, expected: NOT_A_LESION_EXPECTED, requestId: error.requestId };
+  }
   if (error instanceof ApiError) return { message: error.message, detail: error.detail, requestId: error.requestId };
   if (error instanceof UnreadableImageError) return { message: NOT_AN_IMAGE_MESSAGE };
   return { message: "Something went wrong in this page. Please reload it and try again." };
@@ -104,6 +110,10 @@ export function Classifier({ api, store, prepare = downscaleImage }: Props) {
       setHistory((items) => [item, ...items].slice(0, HISTORY_LIMIT));
     } catch (error) {
       setFailure(failureFrom(error)); // a 401 that survives a refresh has already signed out
+      if (error instanceof ApiError && error.notALesion) {
+        const item = { id: nextId.current++, name: selection.name, thumbnailUrl: selection.url, prediction: null };
+        setHistory((items) => [item, ...items].slice(0, HISTORY_LIMIT));
+      }
     } finally {
       setPhase("idle");
     }
@@ -115,7 +125,8 @@ export function Classifier({ api, store, prepare = downscaleImage }: Props) {
       <section className="card" aria-labelledby="upload-heading">
         <h2 id="upload-heading">Classify a skin lesion image</h2>
         <p className="hint">
-          A close, sharp, well-lit photo of one lesion works best. Images are shrunk to at most 1024 px before they are
+          Use a dermoscopic image: one skin lesion, centred, taken through a dermatoscope (a phone with a dermatoscope
+          attachment works). An ordinary phone photo is refused. Images are shrunk to at most 1024 px before they are
           sent{modelVersion ? <> · model version <code>{modelVersion}</code></> : null}.
         </p>
         <form onSubmit={onSubmit} aria-busy={busy}>
@@ -131,8 +142,9 @@ export function Classifier({ api, store, prepare = downscaleImage }: Props) {
           </div>
         </form>
         {failure ? (
-          <div role="alert" className="alert">
+          <div role="alert" className={`alert${failure.expected ? " refused" : ""}`}>
             <p>{failure.message}</p>
+            {failure.expected ? <p className="alert-expected">{failure.expected}</p> : null}
             {failure.detail ? <p className="alert-detail">Details: {failure.detail}</p> : null}
             {failure.requestId ? <p className="alert-detail">Request ID: {failure.requestId}</p> : null}
           </div>

@@ -6,7 +6,8 @@ export interface HistoryItem {
   id: number;
   name: string;
   thumbnailUrl: string;
-  prediction: Prediction;
+  /** null: the guard refused the image (not a dermoscopic lesion image), nothing was classified. */
+  prediction: Prediction | null;
 }
 
 export const HISTORY_LIMIT = 10;
@@ -20,8 +21,17 @@ export function History({ items }: { items: HistoryItem[] }) {
         {items.map((item) => (
           <li key={item.id}>
             <img src={item.thumbnailUrl} alt={`Thumbnail of ${item.name}`} />
-            <span className="history-label">{labelText(item.prediction.label)}</span>
-            <span className="history-detail">malignant {percent(item.prediction.probabilities.malignant)}</span>
+            {item.prediction ? (
+              <>
+                <span className="history-label">{labelText(item.prediction.label)}</span>
+                <span className="history-detail">malignant {percent(item.prediction.probabilities.malignant)}</span>
+              </>
+            ) : (
+              <>
+                <span className="history-label refused">Refused</span>
+                <span className="history-detail">not a dermoscopic lesion image</span>
+              </>
+            )}
             <span className="history-name">{item.name}</span>
           </li>
         ))}

@@ -56,8 +56,11 @@ export function UploadArea({ onFile, disabled, preview }: Props) {
         </figure>
       ) : (
         <p className="drop-hint">
-          <span className="fine-pointer-only">Drop a photo of the skin lesion here, or</span>
-          <span className="camera-only">Photograph the skin lesion, or pick a photo you already have</span>
+          <span className="fine-pointer-only">Drop a dermoscopic image of the skin lesion here, or</span>
+          <span className="camera-only">
+            Photograph the lesion through a dermatoscope attachment on your phone, or pick a dermoscopic image you
+            already have
+          </span>
         </p>
       )}
       <div className="pickers">
@@ -73,7 +76,8 @@ export function UploadArea({ onFile, disabled, preview }: Props) {
           Choose image
         </label>
         {/* capture opens the rear camera directly; a separate control, as with capture set
-            phones offer no gallery. Hidden where the pointer is a mouse (CSS). */}
+            phones offer no gallery. Hidden where the pointer is a mouse (CSS). Its name says a
+            dermatoscope is needed: the guard refuses a plain phone photo. */}
         <input
           id="take-photo"
           className="visually-hidden"
@@ -84,7 +88,7 @@ export function UploadArea({ onFile, disabled, preview }: Props) {
           disabled={disabled}
         />
         <label htmlFor="take-photo" className="button secondary camera-only">
-          Take a photo
+          Take a photo with a dermatoscope
         </label>
       </div>
     </div>
