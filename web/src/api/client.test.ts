@@ -89,7 +89,7 @@ describe("ApiClient.predict", () => {
 describe("ApiClient.model", () => {
   it("reads the model version with the token", async () => {
     const fake = fakeFetch({ "GET /model": () => json({ version: "v7", threshold: 0.4, arch: "mnv2" }) });
-    await expect(api().model("id-token")).resolves.toEqual({ version: "v7", threshold: 0.4, arch: "mnv2" });
+    await expect(api().model("id-token")).resolves.toMatchObject({ version: "v7", threshold: 0.4, arch: "mnv2" });
     expect(new Headers(fake.calls[0]?.init.headers).get("Authorization")).toBe("Bearer id-token");
   });
 });

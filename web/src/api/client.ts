@@ -3,6 +3,9 @@
  * GET /model, both with the Cognito ID token as a bearer token.
  */
 import { ApiError, errorFromResponse } from "./errors";
+import { parseModelInfo, type ModelInfo } from "./modelInfo";
+
+export type { ModelInfo } from "./modelInfo";
 
 export interface Prediction {
   label: "benign" | "malignant";
@@ -11,12 +14,6 @@ export interface Prediction {
   threshold: number;
   model: { version: string; arch?: string };
   requestId: string;
-}
-
-export interface ModelInfo {
-  version: string;
-  arch?: string;
-  threshold?: number;
 }
 
 /** A little longer than API Gateway's 29 s integration timeout, so the server answers first. */
@@ -80,13 +77,14 @@ export class ApiClient {
     return parsePrediction(body);
   }
 
-  /** The deployed model's metadata (version, threshold); used to label the page. */
+  /** The deployed model's metadata: version, threshold, per-source figures, the guard. */
   async model(idToken: string): Promise<ModelInfo> {
-    const body = (await this.send("/model", {
+    const body = await this.send("/model", {
       method: "GET",
       headers: { Authorization: `Bearer ${idToken}` },
-    })) as Partial<ModelInfo> | null;
-    if (typeof body?.version !== "string") throw new ApiError(502, "bad_response");
-    return { version: body.version, arch: body.arch, threshold: body.threshold };
+    });
+    const info = parseModelInfo(body);
+    if (!info) throw new ApiError(502, "bad_response");
+    return info;
   }
 }

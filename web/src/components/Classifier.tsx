@@ -3,10 +3,11 @@
  * and read the result; earlier results of this session stay below as a short history.
  */
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import type { ApiClient, Prediction } from "../api/client";
+import type { ApiClient, ModelInfo, Prediction } from "../api/client";
 import { ApiError, NOT_A_LESION_EXPECTED, NOT_AN_IMAGE_MESSAGE } from "../api/errors";
 import type { AuthStore } from "../auth/store";
 import { downscaleImage, UnreadableImageError, type PreparedImage } from "../image/resize";
+import { AboutModel } from "./AboutModel";
 import { History, HISTORY_LIMIT, type HistoryItem } from "./History";
 import { labelText, ResultView } from "./ResultView";
 import { UploadArea } from "./UploadArea";
@@ -51,6 +52,7 @@ export function Classifier({ api, store, prepare = downscaleImage }: Props) {
   const [result, setResult] = useState<Prediction | null>(null);
   const [history, setHistory] = useState<HistoryItem[]>([]);
   const [modelVersion, setModelVersion] = useState<string | null>(null);
+  const [modelInfo, setModelInfo] = useState<ModelInfo | null>(null);
   const urls = useRef(new Set<string>()); // every object URL made here, freed on unmount
   const resultRef = useRef<HTMLDivElement>(null);
   const nextId = useRef(1);
@@ -66,9 +68,13 @@ export function Classifier({ api, store, prepare = downscaleImage }: Props) {
   }, [result]);
 
   useEffect(() => {
-    // Only labels the page; a failure here shows up properly on the first prediction.
+    // Labels the page and fills "About this model"; a failure here shows up properly on the
+    // first prediction.
     store.authorized((token) => api.model(token)).then(
-      (info) => setModelVersion(info.version),
+      (info) => {
+        setModelVersion(info.version);
+        setModelInfo(info);
+      },
       () => undefined,
     );
   }, [api, store]);
@@ -152,6 +158,7 @@ export function Classifier({ api, store, prepare = downscaleImage }: Props) {
       </section>
       <div ref={resultRef}>{result ? <ResultView prediction={result} /> : null}</div>
       <History items={history} />
+      {modelInfo ? <AboutModel info={modelInfo} /> : null}
     </>
   );
 }
