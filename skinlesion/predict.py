@@ -25,6 +25,9 @@ EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
 EXIT_SIGN_IN = 3
 PROGRESS_MIN_FILES = 4  # below this a bar is noise
+# The API's 422 for an image its model's guard refuses (not a dermoscopic lesion image): the
+# file gets no label, its row says why, and it counts as failed (exit code 1).
+NOT_A_LESION = "not_a_skin_lesion"
 
 
 @dataclass
@@ -42,6 +45,11 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.body is not None
+
+    @property
+    def refused(self) -> bool:
+        """The model's guard refused the image: not a dermoscopic image of a skin lesion."""
+        return self.error_code == NOT_A_LESION
 
     def as_json(self) -> dict[str, Any]:
         if self.ok:
@@ -159,8 +167,10 @@ def run(
         out.write(format_table(outcomes))
         err.write(model_note(outcomes))
     failed = sum(not o.ok for o in outcomes)
+    refused = sum(o.refused for o in outcomes)
+    why = f" ({refused} not a skin-lesion image)" if refused else ""
     err.write(
-        f"{len(outcomes) - failed} of {len(outcomes)} classified, {failed} failed. "
+        f"{len(outcomes) - failed} of {len(outcomes)} classified, {failed} failed{why}. "
         "Research use only: not a diagnosis.\n"
     )
     return EXIT_SOME_FAILED if failed else EXIT_OK
@@ -186,7 +196,7 @@ def model_note(outcomes: Iterable[Outcome]) -> str:
 
 
 def format_table(outcomes: Iterable[Outcome]) -> str:
-    """FILE, LABEL, MALIGNANT %, BENIGN %; a failed file shows ERROR and the reason."""
+    """FILE, LABEL, MALIGNANT %, BENIGN %; a failed file shows ERROR (REFUSED for a guard refusal) and why."""
     rows = []
     for o in outcomes:
         name = o.file + (" (downscaled)" if o.downscaled else "")
@@ -203,12 +213,12 @@ def format_table(outcomes: Iterable[Outcome]) -> str:
             )
         else:
             status = f"HTTP {o.status}: " if o.status is not None else ""
-            rows.append((name, "ERROR", f"{status}{o.error_message}", ""))
+            rows.append((name, "REFUSED" if o.refused else "ERROR", f"{status}{o.error_message}", ""))
     header = ("FILE", "LABEL", "MALIGNANT", "BENIGN")
     width = max([len(header[0])] + [len(r[0]) for r in rows])
     lines = [f"{header[0]:<{width}}  {header[1]:<9}  {header[2]:>9}  {header[3]:>7}"]
     for name, label, malignant, benign in rows:
-        if label == "ERROR":
+        if label in ("ERROR", "REFUSED"):
             lines.append(f"{name:<{width}}  {label:<9}  {malignant}")
         else:
             lines.append(f"{name:<{width}}  {label:<9}  {malignant:>9}  {benign:>7}")
