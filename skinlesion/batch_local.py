@@ -1,0 +1,174 @@
+"""Local mode of `skinlesion batch`: every file of a folder through the API, a few at a time.
+
+`--workers` requests run at once (one HTTP session per worker, one shared sign-in).
+Throttling and a busy model (429, 502, 503, 504, a refused connection) are retried with
+exponential backoff and jitter, honouring Retry-After; prediction has no side effects,
+so a retry can never count twice. Rows are written as files finish (batch_output).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from skinlesion.auth import TokenProvider
+from skinlesion.batch_output import REFUSAL_CODE, Row, row_from_answer
+from skinlesion.client import API_READ_TIMEOUT_S, CONNECT_TIMEOUT_S
+from skinlesion.images import ImageFileError, read_image
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+BACKOFF_BASE_S = 0.5
+BACKOFF_MAX_S = 20.0
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp"})
+
+
+def list_images(folder: Path, *, all_files: bool = False) -> list[str]:
+    """Image files under `folder` (recursive, sorted), as POSIX paths relative to it. Hidden files skip."""
+    found = []
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        if all_files or path.suffix.lower() in IMAGE_SUFFIXES:
+            found.append(rel.as_posix())
+    return sorted(found)
+
+
+class _Answer:
+    def __init__(self, status: int | None, body: Any, text: str = "", retry_after: float | None = None):
+        self.status, self.body, self.text, self.retry_after = status, body, text, retry_after
+
+
+class Scorer:
+    """Scores one file (path relative to `root`) into a Row; never raises for a bad file or answer."""
+
+    def __init__(
+        self,
+        root: Path,
+        api_url: str,
+        tokens: TokenProvider,
+        *,
+        retries: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.root, self.url = root, api_url.rstrip("/") + "/predict"
+        self.tokens, self.retries, self.sleep = tokens, retries, sleep
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    def _session(self) -> requests.Session:
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        return self._local.session
+
+    def _token(self) -> str:
+        with self._lock:  # one sign-in or refresh at a time, shared by all workers
+            return self.tokens.token()
+
+    def score(self, rel: str) -> Row:
+        try:
+            image = read_image(self.root / rel)
+        except ImageFileError as exc:
+            return Row(rel, error_code="file_error", error_message=str(exc))
+        answer = self._post_with_retries(image.data, image.content_type)
+        if answer.status == 401 and self.tokens.can_renew:
+            with self._lock:  # the cached token was revoked or expired early: sign in again once
+                self.tokens.invalidate()
+            answer = self._post_with_retries(image.data, image.content_type)
+        return _row(rel, answer)
+
+    def _post_with_retries(self, data: bytes, content_type: str) -> _Answer:
+        for attempt in range(self.retries + 1):
+            answer = self._post(data, content_type)
+            transient = answer.status is None or answer.status in RETRY_STATUSES
+            if not transient or attempt == self.retries:
+                return answer
+            delay = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2**attempt) * random.uniform(0.5, 1.0)  # noqa: S311
+            self.sleep(max(delay, answer.retry_after or 0.0))
+        raise AssertionError("unreachable")
+
+    def _post(self, data: bytes, content_type: str) -> _Answer:
+        headers = {
+            "Content-Type": content_type,
+            "Authorization": f"Bearer {self._token()}",
+            "Accept": "application/json",
+        }
+        try:
+            response = self._session().post(
+                self.url, data=data, headers=headers, timeout=(CONNECT_TIMEOUT_S, API_READ_TIMEOUT_S)
+            )
+        except requests.Timeout:
+            return _Answer(None, None, "timed out")
+        except requests.RequestException as exc:
+            return _Answer(None, None, f"cannot reach the API at {self.url} ({type(exc).__name__})")
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return _Answer(response.status_code, body, response.text, _retry_after(response))
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    try:
+        return min(BACKOFF_MAX_S, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return None
+
+
+def _row(rel: str, answer: _Answer) -> Row:
+    body = answer.body if isinstance(answer.body, dict) else {}
+    if answer.status == 200:
+        try:
+            return row_from_answer(rel, body)
+        except (KeyError, TypeError, ValueError):
+            return Row(rel, error_code="bad_answer", error_message="200 without label and probabilities")
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    code = error.get("code") or _code_for(answer.status)
+    message = str(error.get("message") or body.get("message") or answer.text.strip()[:200] or "no details")
+    if code == REFUSAL_CODE:
+        score = body.get("lesionScore")
+        return Row(
+            rel, refused=True, lesion_score=None if score is None else float(score), error_message=message
+        )
+    return Row(rel, error_code=str(code), error_message=message)
+
+
+def _code_for(status: int | None) -> str:
+    if status is None:
+        return "unreachable"
+    return {401: "unauthorized", 403: "forbidden", 413: "payload_too_large", 429: "throttled"}.get(
+        status, "http_error"
+    )
+
+
+def score_all(scorer: Scorer, files: Iterable[str], workers: int) -> Iterator[Row]:
+    """Rows as files finish (not in input order); at most `2 * workers` files in flight.
+
+    On Ctrl-C, files not yet started are dropped, the ones in flight finish and are
+    yielded, then KeyboardInterrupt propagates: their rows still reach the output.
+    """
+    pending = iter(files)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        running: set[Future[Row]] = set()
+        try:
+            for name in pending:
+                running.add(pool.submit(scorer.score, name))
+                if len(running) >= 2 * workers:
+                    done, running = wait(running, return_when=FIRST_COMPLETED)
+                    yield from (future.result() for future in done)
+            while running:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+        except KeyboardInterrupt:
+            for future in running:
+                future.cancel()
+            finished = wait(running)[0]
+            yield from (f.result() for f in finished if not f.cancelled())
+            raise

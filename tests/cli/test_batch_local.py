@@ -1,0 +1,131 @@
+"""`skinlesion batch FOLDER` against the running local stack: real sign-in, gateway, Lambda and model."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from skinlesion import batch
+from skinlesion.batch_output import COLUMNS, read_rows
+from skinlesion.client import PredictApi
+from skinlesion.images import read_image
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = sorted((REPO / "tests" / "data").glob("*.jpg"))
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """The shipped lesion JPEGs in benign/ and malignant/ (as their README labels them), a PNG, a bad file."""
+    root = tmp_path / "archive"
+    for sample in SAMPLES:
+        label = "benign" if "nevus" in sample.name else "malignant"
+        (root / label).mkdir(parents=True, exist_ok=True)
+        shutil.copy(sample, root / label / sample.name)
+    (root / "extra").mkdir()
+    Image.new("RGB", (256, 256), (180, 110, 90)).save(root / "extra" / "plain.png")
+    (root / "extra" / "notes.jpg").write_text("clinic notes, not an image\n")
+    return root
+
+
+def _run(folder: Path, out: Path, stack_file: Path, *extra: str) -> int:
+    return batch.main(
+        [str(folder), "--out", str(out), "--stack-file", str(stack_file), "--no-progress", *extra]
+    )
+
+
+def _csv(out: Path) -> list[dict[str, str]]:
+    with open(out, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_rows_match_predict_for_the_same_files(folder, tmp_path, stack_file, local_stack, id_token, capsys):
+    # GIVEN a folder of real lesion images, WHEN batch scores it with 4 workers
+    out = tmp_path / "results.csv"
+    code = _run(folder, out, stack_file, "--workers", "4")
+    err = capsys.readouterr().err
+    # THEN every image file has exactly one row with the columns of the contract
+    rows = {row["path"]: row for row in _csv(out)}
+    assert tuple(_csv(out)[0]) == COLUMNS
+    expected = {f.relative_to(folder).as_posix() for f in folder.rglob("*.*")}
+    assert set(rows) == expected and len(_csv(out)) == len(expected)
+    # AND each scored row carries exactly what POST /predict answers for the same bytes
+    api = PredictApi(local_stack["apiUrl"])
+    for rel in sorted(expected - {"extra/notes.jpg"}):
+        image = read_image(folder / rel)
+        answer = api.predict(image.data, image.content_type, id_token).body
+        row = rows[rel]
+        assert row["label"] == answer["label"]
+        assert float(row["p_benign"]) == answer["probabilities"]["benign"]
+        assert float(row["p_malignant"]) == answer["probabilities"]["malignant"]
+        assert float(row["threshold"]) == answer["threshold"]
+        assert row["model_version"] == answer["model"]["version"] == local_stack["modelVersion"]
+        assert (row["refused"], row["error_code"]) == ("false", "")
+    # AND the bad file is a row with the API's error code, not a crash
+    assert rows["extra/notes.jpg"]["error_code"] == "bad_request"
+    assert rows["extra/notes.jpg"]["label"] == "" and rows["extra/notes.jpg"]["error_message"]
+    assert code == 1  # some file failed
+    assert "1 errors" in err and "Errors: bad_request 1" in err and "Traceback" not in err
+
+
+def test_interrupted_run_resumes_without_duplicates(folder, tmp_path, stack_file, monkeypatch, capsys):
+    # GIVEN a run that is interrupted (Ctrl-C) after its second row is written
+    out = tmp_path / "results.csv"
+    original = batch.ResultsFile.write
+    written: list[str] = []
+
+    def write_then_interrupt(self, row):
+        original(self, row)
+        written.append(row.path)
+        if len(written) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch.ResultsFile, "write", write_then_interrupt)
+    assert _run(folder, out, stack_file, "--workers", "1") == 130
+    assert "run the same command again to continue" in capsys.readouterr().err
+    first = [row["path"] for row in _csv(out)]
+    assert first == written[:2]  # what finished is on disk, nothing more
+    # WHEN the same command runs again
+    monkeypatch.setattr(batch.ResultsFile, "write", original)
+    assert _run(folder, out, stack_file) == 1
+    err = capsys.readouterr().err
+    # THEN it scores only the rest, and every file has exactly one row
+    paths = [row["path"] for row in _csv(out)]
+    assert len(paths) == len(set(paths)) == len(list(folder.rglob("*.*")))
+    assert paths[:2] == first
+    assert "2 already in the output, skipped" in err
+
+
+def test_a_row_cut_off_by_a_hard_kill_is_scored_again(folder, tmp_path, stack_file, capsys):
+    out = tmp_path / "results.csv"
+    assert _run(folder, out, stack_file) == 1
+    complete = out.read_bytes()
+    out.write_bytes(complete[: complete.rfind(b"\n", 0, len(complete) - 1) + 12])  # half of the last row
+    assert _run(folder, out, stack_file) == 1
+    assert "already in the output" in capsys.readouterr().err
+    assert sorted(r.path for r in read_rows(out)) == sorted(r["path"] for r in csv.DictReader(
+        complete.decode().splitlines()))  # fmt: skip
+
+
+def test_parquet_output_has_the_same_rows(folder, tmp_path, stack_file):
+    pytest.importorskip("pyarrow", reason="--format parquet needs the optional pyarrow (skinlesion[parquet])")
+    out_csv, out_parquet = tmp_path / "r.csv", tmp_path / "r.parquet"
+    _run(folder, out_csv, stack_file)
+    _run(folder, out_parquet, stack_file)  # the suffix chooses the format
+    by_path = {r.path: r for r in read_rows(out_csv)}
+    parquet_rows = read_rows(out_parquet)
+    assert {r.path: r for r in parquet_rows} == by_path and len(parquet_rows) == len(by_path)
+    assert not (tmp_path / "r.parquet.partial.csv").exists()
+
+
+def test_wrong_password_is_one_line_and_writes_nothing(folder, tmp_path, stack_file, local_stack, capsys):
+    out = tmp_path / "results.csv"
+    code = _run(folder, out, stack_file, "--no-cache", "--username", local_stack["username"],
+                "--password", "not-the-password")  # fmt: skip
+    assert code == 3 and not out.exists()
+    assert capsys.readouterr().err == "skinlesion batch: sign-in failed: incorrect username or password\n"
