@@ -82,7 +82,7 @@ def summary(rows: Sequence[Row], *, scored_now: int, seconds: float, skipped: in
         f"{len(rows)} files: "
         + ", ".join(f"{labels.get(c, 0)} {c}" for c in CLASSES)
         + "".join(f", {n} {label}" for label, n in sorted(labels.items()) if label not in CLASSES)
-        + f", {refused} refused (not a skin lesion), {sum(errors.values())} errors",
+        + f", {refused} refused (not a skin lesion), {_count(sum(errors.values()), 'error')}",
     ]
     if errors:
         lines.append("Errors: " + ", ".join(f"{code} {n}" for code, n in errors.most_common()))
@@ -99,6 +99,10 @@ def summary(rows: Sequence[Row], *, scored_now: int, seconds: float, skipped: in
         )
     lines.append("Research use only: not a diagnosis.")
     return "\n".join(lines) + "\n"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _fmt(value: float | None) -> str:

@@ -70,7 +70,7 @@ def test_rows_match_predict_for_the_same_files(folder, tmp_path, stack_file, loc
     assert rows["extra/notes.jpg"]["error_code"] == "bad_request"
     assert rows["extra/notes.jpg"]["label"] == "" and rows["extra/notes.jpg"]["error_message"]
     assert code == 1  # some file failed
-    assert "1 errors" in err and "Errors: bad_request 1" in err and "Traceback" not in err
+    assert "1 error\n" in err and "Errors: bad_request 1" in err and "Traceback" not in err
 
 
 def test_interrupted_run_resumes_without_duplicates(folder, tmp_path, stack_file, monkeypatch, capsys):
@@ -108,8 +108,9 @@ def test_a_row_cut_off_by_a_hard_kill_is_scored_again(folder, tmp_path, stack_fi
     out.write_bytes(complete[: complete.rfind(b"\n", 0, len(complete) - 1) + 12])  # half of the last row
     assert _run(folder, out, stack_file) == 1
     assert "already in the output" in capsys.readouterr().err
-    assert sorted(r.path for r in read_rows(out)) == sorted(r["path"] for r in csv.DictReader(
-        complete.decode().splitlines()))  # fmt: skip
+    assert sorted(r.path for r in read_rows(out)) == sorted(
+        r["path"] for r in csv.DictReader(complete.decode().splitlines())
+    )
 
 
 def test_parquet_output_has_the_same_rows(folder, tmp_path, stack_file):
@@ -125,7 +126,15 @@ def test_parquet_output_has_the_same_rows(folder, tmp_path, stack_file):
 
 def test_wrong_password_is_one_line_and_writes_nothing(folder, tmp_path, stack_file, local_stack, capsys):
     out = tmp_path / "results.csv"
-    code = _run(folder, out, stack_file, "--no-cache", "--username", local_stack["username"],
-                "--password", "not-the-password")  # fmt: skip
+    code = _run(
+        folder,
+        out,
+        stack_file,
+        "--no-cache",
+        "--username",
+        local_stack["username"],
+        "--password",
+        "not-the-password",
+    )
     assert code == 3 and not out.exists()
     assert capsys.readouterr().err == "skinlesion batch: sign-in failed: incorrect username or password\n"
