@@ -56,10 +56,10 @@ class Scorer:
         tokens: TokenProvider,
         *,
         retries: int = 5,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.root, self.url = root, api_url.rstrip("/") + "/predict"
-        self.tokens, self.retries, self.sleep = tokens, retries, sleep
+        self.tokens, self.retries, self.sleep = tokens, retries, sleep or time.sleep
         self._local = threading.local()
         self._lock = threading.Lock()
 

@@ -79,7 +79,7 @@ def summary(rows: Sequence[Row], *, scored_now: int, seconds: float, skipped: in
     refused = sum(r.refused for r in rows)
     rate = scored_now / seconds if seconds > 0 else 0.0
     lines = [
-        f"{len(rows)} files: "
+        f"{_count(len(rows), 'file')}: "
         + ", ".join(f"{labels.get(c, 0)} {c}" for c in CLASSES)
         + "".join(f", {n} {label}" for label, n in sorted(labels.items()) if label not in CLASSES)
         + f", {refused} refused (not a skin lesion), {_count(sum(errors.values()), 'error')}",
@@ -87,7 +87,7 @@ def summary(rows: Sequence[Row], *, scored_now: int, seconds: float, skipped: in
     if errors:
         lines.append("Errors: " + ", ".join(f"{code} {n}" for code, n in errors.most_common()))
     lines.append(
-        f"This run: {scored_now} files in {seconds:.1f} s ({rate:.1f} files/s)"
+        f"This run: {_count(scored_now, 'file')} in {seconds:.1f} s ({rate:.1f} files/s)"
         + (f"; {skipped} already in the output, skipped" if skipped else "")
     )
     metrics = labelled_metrics(rows)
