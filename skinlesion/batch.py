@@ -129,8 +129,8 @@ def run_local(a: argparse.Namespace, fmt: str, err: TextIO) -> int:
     rows, seconds, code = _score(results, scorer, todo, a, err)
     all_rows = read_rows(a.out)
     err.write(summary(all_rows, scored_now=len(rows), seconds=seconds, skipped=len(files) - len(todo)))
-    if code == EXIT_INTERRUPTED:
-        err.write(f"Interrupted: {len(rows)} rows written; run the same command again to continue.\n")
+    if code in (EXIT_INTERRUPTED, EXIT_SIGN_IN):
+        err.write(f"Stopped: {len(rows)} rows written; run the same command again to continue.\n")
         return code
     return EXIT_SOME_FAILED if any(r.error_code for r in all_rows) else EXIT_OK
 
@@ -140,7 +140,7 @@ def _score(
 ) -> tuple[list[Row], float, int]:
     """Score `todo`, writing each row as it comes; Ctrl-C keeps what finished."""
     rows: list[Row] = []
-    code = EXIT_OK
+    code, stopped_by = EXIT_OK, ""
     progress = Progress(len(todo), err, enabled=not a.no_progress)
     start = time.monotonic()
     try:
@@ -150,9 +150,12 @@ def _score(
             progress.step()
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
+    except SignInError as exc:  # a renewal failed or the API refuses the token: no file can succeed
+        code, stopped_by = EXIT_SIGN_IN, f"skinlesion batch: {exc}\n"
     finally:
         progress.close()
         results.close()
+    err.write(stopped_by)
     return rows, time.monotonic() - start, code
 
 

@@ -89,51 +89,77 @@ def endpoint_model(sm: Any, endpoint_name: str) -> str:
 def make_plan(a: argparse.Namespace, sm: Any, s3: Any, cfn: Any, prices: dict[str, Any]) -> Plan:
     """Everything the job needs; ValueError (one line for the user) when something is missing."""
     input_uri = a.source if a.source.endswith("/") else a.source + "/"
+    job = _attached_job(sm, a.attach, input_uri) if a.attach else _new_job(a, sm, cfn)
+    keys, total, largest = list_keys(s3, input_uri, all_files=a.all_files)
+    if not keys:
+        raise ValueError(f"no images (.jpg, .jpeg, .png) under {input_uri}")
+    if not 1 <= job["max_payload_mb"] <= MAX_PAYLOAD_LIMIT_MB:
+        raise ValueError(f"--max-payload is 1 to {MAX_PAYLOAD_LIMIT_MB} MB")
+    if largest > job["max_payload_mb"] * 1024 * 1024:
+        raise ValueError(
+            f"an image is {largest / 1e6:.1f} MB, above --max-payload {job['max_payload_mb']} MB: raise it "
+            f"(at most {MAX_PAYLOAD_LIMIT_MB}) or shrink the images"
+        )
+    if job["instance_count"] < 1 or job["max_concurrent"] < 1:
+        raise ValueError("--instance-count and --max-concurrent are at least 1")
+    table = prices["sagemaker"].get("batch_transform_per_instance_hour", {})
+    if job["instance_type"] not in table:
+        known = ", ".join(sorted(table))
+        raise CostError(
+            f"no Batch Transform price for {job['instance_type']} in prices.json (known: {known})"
+        )
+    return Plan(
+        input_uri=input_uri,
+        keys=tuple(keys),
+        total_bytes=total,
+        instance_hours=len(keys) * a.image_seconds / 3600 + job["instance_count"] * STARTUP_HOURS,
+        hourly_price=float(table[job["instance_type"]]),
+        prices_as_of=str(prices["sagemaker"].get("batch_transform_as_of", prices["as_of"])),
+        image_seconds=a.image_seconds,
+        **job,
+    )
+
+
+def _new_job(a: argparse.Namespace, sm: Any, cfn: Any) -> dict[str, Any]:
+    """Model and output from the flags, else from the stack's outputs."""
     outputs = stack_outputs(cfn, a.stack)
     model = a.model or outputs.get(OUTPUT_MODEL)
     if not model and outputs.get(OUTPUT_ENDPOINT):
         model = endpoint_model(sm, outputs[OUTPUT_ENDPOINT])
     if not model:
         raise ValueError("no model for Batch Transform: pass --stack NAME (a deployed stack) or --model NAME")
-    job_name = a.attach or a.job_name or default_job_name()
+    job_name = a.job_name or default_job_name()
     base = a.output_s3 or outputs.get(OUTPUT_OUTPUT_URI)
     if not base:
         raise ValueError("no output location: pass --output-s3 s3://bucket/prefix/ or --stack NAME")
     output_uri = base.rstrip("/") + "/" + job_name + "/"
     split_s3_uri(output_uri)
-    keys, total, largest = list_keys(s3, input_uri, all_files=a.all_files)
-    if not keys:
-        raise ValueError(f"no images (.jpg, .jpeg, .png) under {input_uri}")
-    if not 1 <= a.max_payload <= MAX_PAYLOAD_LIMIT_MB:
-        raise ValueError(f"--max-payload is 1 to {MAX_PAYLOAD_LIMIT_MB} MB")
-    if largest > a.max_payload * 1024 * 1024:
-        raise ValueError(
-            f"an image is {largest / 1e6:.1f} MB, above --max-payload {a.max_payload} MB: raise it "
-            f"(at most {MAX_PAYLOAD_LIMIT_MB}) or shrink the images"
-        )
-    if a.instance_count < 1 or a.max_concurrent < 1:
-        raise ValueError("--instance-count and --max-concurrent are at least 1")
-    table = prices["sagemaker"].get("batch_transform_per_instance_hour", {})
-    if a.instance_type not in table:
-        known = ", ".join(sorted(table))
-        raise CostError(f"no Batch Transform price for {a.instance_type} in prices.json (known: {known})")
-    hours = len(keys) * a.image_seconds / 3600 + a.instance_count * STARTUP_HOURS
-    return Plan(
-        job_name=job_name,
-        model_name=model,
-        input_uri=input_uri,
-        output_uri=output_uri,
-        keys=tuple(keys),
-        total_bytes=total,
-        instance_type=a.instance_type,
-        instance_count=a.instance_count,
-        max_concurrent=a.max_concurrent,
-        max_payload_mb=a.max_payload,
-        instance_hours=hours,
-        hourly_price=float(table[a.instance_type]),
-        prices_as_of=str(prices["sagemaker"].get("batch_transform_as_of", prices["as_of"])),
-        image_seconds=a.image_seconds,
-    )
+    return {
+        "job_name": job_name,
+        "model_name": model,
+        "output_uri": output_uri,
+        "instance_type": a.instance_type,
+        "instance_count": a.instance_count,
+        "max_concurrent": a.max_concurrent,
+        "max_payload_mb": a.max_payload,
+    }
+
+
+def _attached_job(sm: Any, job_name: str, input_uri: str) -> dict[str, Any]:
+    """An existing job's settings (`--attach`): its output is joined, nothing new starts."""
+    job = sm.describe_transform_job(TransformJobName=job_name)
+    source = job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+    if source.rstrip("/") != input_uri.rstrip("/"):
+        raise ValueError(f"job {job_name} read {source}, not {input_uri}")
+    return {
+        "job_name": job_name,
+        "model_name": job["ModelName"],
+        "output_uri": job["TransformOutput"]["S3OutputPath"],
+        "instance_type": job["TransformResources"]["InstanceType"],
+        "instance_count": job["TransformResources"]["InstanceCount"],
+        "max_concurrent": job.get("MaxConcurrentTransforms", 1),
+        "max_payload_mb": job.get("MaxPayloadInMB", 6),
+    }
 
 
 def estimate_text(plan: Plan) -> str:

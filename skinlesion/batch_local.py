@@ -20,7 +20,7 @@ import requests
 
 from skinlesion.auth import TokenProvider
 from skinlesion.batch_output import REFUSAL_CODE, Row, row_from_answer
-from skinlesion.client import API_READ_TIMEOUT_S, CONNECT_TIMEOUT_S
+from skinlesion.client import API_READ_TIMEOUT_S, CONNECT_TIMEOUT_S, SignInError
 from skinlesion.images import ImageFileError, read_image
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -39,6 +39,10 @@ def list_images(folder: Path, *, all_files: bool = False) -> list[str]:
         if all_files or path.suffix.lower() in IMAGE_SUFFIXES:
             found.append(rel.as_posix())
     return sorted(found)
+
+
+class TokenRefused(SignInError):
+    """The API answers 401 even to a fresh token; no file can succeed."""
 
 
 class _Answer:
@@ -82,6 +86,8 @@ class Scorer:
             with self._lock:  # the cached token was revoked or expired early: sign in again once
                 self.tokens.invalidate()
             answer = self._post_with_retries(image.data, image.content_type)
+        if answer.status == 401:  # every other file would fail the same way: stop the run
+            raise TokenRefused("the API refuses the ID token (HTTP 401): sign in again or pass a new --token")
         return _row(rel, answer)
 
     def _post_with_retries(self, data: bytes, content_type: str) -> _Answer:
@@ -153,6 +159,7 @@ def score_all(scorer: Scorer, files: Iterable[str], workers: int) -> Iterator[Ro
 
     On Ctrl-C, files not yet started are dropped, the ones in flight finish and are
     yielded, then KeyboardInterrupt propagates: their rows still reach the output.
+    A SignInError from a worker (sign-in renewal failed, token refused) ends the run.
     """
     pending = iter(files)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -166,9 +173,9 @@ def score_all(scorer: Scorer, files: Iterable[str], workers: int) -> Iterator[Ro
             while running:
                 done, running = wait(running, return_when=FIRST_COMPLETED)
                 yield from (future.result() for future in done)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SignInError):
             for future in running:
                 future.cancel()
             finished = wait(running)[0]
-            yield from (f.result() for f in finished if not f.cancelled())
+            yield from (f.result() for f in finished if not f.cancelled() and f.exception() is None)
             raise

@@ -150,3 +150,29 @@ def test_client_errors_are_final_rows_and_not_retried(api, tmp_path, no_backoff)
         "image_rejected",
         "too small",
     )
+
+
+def test_a_refused_token_stops_the_run_in_one_line(api, tmp_path, no_backoff, capsys) -> None:
+    # GIVEN 20 files and an API that answers 401 to the given token
+    for side in range(40, 60):
+        api.scripts[_image(tmp_path / "in", f"{side}.png", side)] = [(401, {"message": "Unauthorized"}, {})]
+    code = batch.main(
+        [
+            str(tmp_path / "in"),
+            "--out",
+            str(tmp_path / "r.csv"),
+            "--api",
+            api.url,
+            "--token",
+            "expired",
+            "--no-progress",
+            "--workers",
+            "2",
+        ]
+    )
+    err = capsys.readouterr().err
+    # THEN it stops instead of failing every file, says why, and a rerun will try them all again
+    assert code == 3
+    assert "skinlesion batch: the API refuses the ID token (HTTP 401)" in err and "Traceback" not in err
+    assert len(api.requests) <= 4  # the files already in flight, not all 20
+    assert (tmp_path / "r.csv").read_text().count("\n") == 1  # the header: nothing is marked done

@@ -141,6 +141,9 @@ def _job(status: str, reason: str | None = None) -> dict:
         "CreationTime": "2026-12-01",
         "TransformInput": EXPECTED_JOB["TransformInput"],
         "TransformResources": EXPECTED_JOB["TransformResources"],
+        "TransformOutput": EXPECTED_JOB["TransformOutput"],
+        "MaxConcurrentTransforms": 4,
+        "MaxPayloadInMB": 6,
     }
     return {**job, "FailureReason": reason} if reason else job
 
@@ -303,3 +306,20 @@ def test_without_a_batch_model_output_the_endpoints_model_is_used(aws, tmp_path)
 def test_unknown_instance_type_names_the_priced_ones(aws, tmp_path) -> None:
     assert _run(aws, tmp_path / "r.csv", "--yes", "--instance-type", "ml.x9.huge") == 2
     assert "no Batch Transform price for ml.x9.huge in prices.json (known: ml.c5.2xlarge" in _err.getvalue()
+
+
+def test_attach_joins_an_earlier_job_without_starting_one(aws, tmp_path) -> None:
+    # GIVEN a job that finished after the command that started it was closed
+    stub, s3 = aws.clients["stub"], aws.clients["s3"]
+    _write_outputs(s3, [k for k, v in IMAGES.items() if v])
+    stub.add_response("describe_transform_job", _job("Completed"), {"TransformJobName": JOB})
+    _expect_model(stub)
+    stub.add_response("describe_transform_job", _job("Completed"), {"TransformJobName": JOB})
+    # WHEN batch attaches to it (no create_transform_job is stubbed: sending one fails the test)
+    out = tmp_path / "r.csv"
+    assert _run(aws, out, "--attach", JOB) == 1
+    # THEN its output is joined into the table, and no estimate or prompt is shown
+    with open(out, newline="") as handle:
+        rows = {row["path"]: row for row in csv.DictReader(handle)}
+    assert rows["malignant/c.jpg"]["label"] == "malignant" and rows["malignant/d.jpg"]["error_code"]
+    assert "Start the job?" not in _err.getvalue() and "instance hours" not in _err.getvalue()
