@@ -130,7 +130,7 @@ def run_local(a: argparse.Namespace, fmt: str, err: TextIO) -> int:
     all_rows = read_rows(a.out)
     err.write(summary(all_rows, scored_now=len(rows), seconds=seconds, skipped=len(files) - len(todo)))
     if code in (EXIT_INTERRUPTED, EXIT_SIGN_IN):
-        err.write(f"Stopped: {len(rows)} rows written; run the same command again to continue.\n")
+        err.write("Stopped. Run the same command again to continue: files in the output are skipped.\n")
         return code
     return EXIT_SOME_FAILED if any(r.error_code for r in all_rows) else EXIT_OK
 

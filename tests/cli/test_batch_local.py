@@ -87,7 +87,7 @@ def test_interrupted_run_resumes_without_duplicates(folder, tmp_path, stack_file
 
     monkeypatch.setattr(batch.ResultsFile, "write", write_then_interrupt)
     assert _run(folder, out, stack_file, "--workers", "1") == 130
-    assert "Stopped: 2 rows written; run the same command again to continue" in capsys.readouterr().err
+    assert "Stopped. Run the same command again to continue" in capsys.readouterr().err
     first = [row["path"] for row in _csv(out)]
     assert first == written[:2]  # what finished is on disk, nothing more
     # WHEN the same command runs again
