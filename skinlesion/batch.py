@@ -42,6 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     where.add_argument("--stack-file", type=Path, metavar="PATH", help="the local stack's stack.json")
     p.add_argument("--region", help="AWS region of the stack")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    p.add_argument("--all-files", action="store_true", help="score every file, not only image suffixes")
     api = p.add_argument_group("local mode (through the API)")
     api.add_argument("--api", metavar="URL", help="API base URL (overrides the stack's)")
     api.add_argument("--client-id", help="Cognito app client id (overrides the stack's)")
@@ -54,7 +55,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     api.add_argument(
         "--retries", type=int, default=5, help="retries of 429/5xx per file (default: %(default)s)"
     )
-    api.add_argument("--all-files", action="store_true", help="send every file, not only image suffixes")
     from skinlesion.batch_cloud import add_arguments as add_cloud_arguments
 
     add_cloud_arguments(p.add_argument_group("cloud mode (SageMaker Batch Transform)"))
