@@ -29,6 +29,7 @@ describe("parseConfig", () => {
     [{ ...CONFIG, apiUrl: "ftp://x.test" }, /http\(s\)/],
     [{ ...CONFIG, region: "Ireland" }, /region/],
     [{ ...CONFIG, mode: "cloud" }, /"mode"/],
+    [{ ...CONFIG, userPoolId: "TESTPOOL" }, /"userPoolId" is not a Cognito user pool id/],
     [["a list"], /JSON object/],
   ])("rejects %j naming the problem", (raw, message) => {
     expect(() => parseConfig(raw)).toThrow(message);

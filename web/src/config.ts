@@ -45,6 +45,14 @@ function requireHttpUrl(value: string, key: string): string {
   return value.replace(/\/+$/, "");
 }
 
+/** SRP sign-in hashes the pool's name (after the "_") into the password proof. */
+function requirePoolId(value: string): string {
+  if (!/^[a-z0-9-]+_[0-9A-Za-z]+$/.test(value)) {
+    throw new ConfigError(`config.json "userPoolId" is not a Cognito user pool id (region_name): ${value}`);
+  }
+  return value;
+}
+
 /** Checks the parsed JSON and fills in defaults; throws ConfigError naming the bad field. */
 export function parseConfig(raw: unknown): AppConfig {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
@@ -67,7 +75,7 @@ export function parseConfig(raw: unknown): AppConfig {
   return {
     apiUrl: requireHttpUrl(requireString(record, "apiUrl"), "apiUrl"),
     region,
-    userPoolId: requireString(record, "userPoolId"),
+    userPoolId: requirePoolId(requireString(record, "userPoolId")),
     userPoolClientId: requireString(record, "userPoolClientId"),
     mode,
     cognitoEndpoint,

@@ -1,10 +1,12 @@
 /**
  * A small client for Cognito's JSON API (the calls the AWS SDK makes, without the SDK):
- * USER_PASSWORD_AUTH sign-in, the NEW_PASSWORD_REQUIRED challenge, REFRESH_TOKEN_AUTH and
- * GlobalSignOut. The same calls work against the local stack's moto Cognito through
- * config.cognitoEndpoint.
+ * USER_SRP_AUTH sign-in (USER_PASSWORD_AUTH for the local stack), the NEW_PASSWORD_REQUIRED,
+ * SOFTWARE_TOKEN_MFA and MFA_SETUP challenges (AssociateSoftwareToken, VerifySoftwareToken),
+ * REFRESH_TOKEN_AUTH and GlobalSignOut. The same calls work against the local stack's moto
+ * Cognito through config.cognitoEndpoint.
  */
 import { sessionFromTokens, type Session } from "./session";
+import { cognitoTimestamp, newEphemeral, passwordClaimSignature, SrpError } from "./srp";
 
 /** A Cognito failure with a sentence for the person; `code` is Cognito's exception name. */
 export class AuthError extends Error {
@@ -16,14 +18,48 @@ export class AuthError extends Error {
   }
 }
 
-/** Cognito asks the user to choose a new password (first sign-in with a temporary one). */
-export interface NewPasswordChallenge {
-  kind: "newPassword";
+/** A step Cognito asks for before it issues tokens; `username` is what to answer it with. */
+interface ChallengeBase {
   username: string;
   session: string;
 }
 
-export type SignInResult = { kind: "signedIn"; session: Session } | NewPasswordChallenge;
+/** Cognito asks the user to choose a new password (first sign-in with a temporary one). */
+export interface NewPasswordChallenge extends ChallengeBase {
+  kind: "newPassword";
+}
+
+/** SOFTWARE_TOKEN_MFA: the 6-digit code from the person's authenticator app. */
+export interface MfaCodeChallenge extends ChallengeBase {
+  kind: "mfaCode";
+}
+
+/** MFA_SETUP: the pool requires MFA and this person has none yet: enrol a TOTP app. */
+export interface MfaSetupChallenge extends ChallengeBase {
+  kind: "mfaSetup";
+}
+
+export type Challenge = NewPasswordChallenge | MfaCodeChallenge | MfaSetupChallenge;
+
+export type SignInResult = { kind: "signedIn"; session: Session } | Challenge;
+
+/** `USER_SRP_AUTH` (the cloud: the password never leaves the page) or `USER_PASSWORD_AUTH`
+ * (the local stack's emulator, and scripts). */
+export type AuthFlow = "USER_SRP_AUTH" | "USER_PASSWORD_AUTH";
+
+export interface CognitoOptions {
+  /** Needed for SRP: the pool's name (after the "_") enters the password proof. */
+  userPoolId?: string;
+  authFlow?: AuthFlow;
+  fetchFn?: typeof fetch;
+  now?: () => Date;
+}
+
+const CHALLENGES: Record<string, Challenge["kind"]> = {
+  NEW_PASSWORD_REQUIRED: "newPassword",
+  SOFTWARE_TOKEN_MFA: "mfaCode",
+  MFA_SETUP: "mfaSetup",
+};
 
 export const NETWORK_MESSAGE = "Could not reach the sign-in service. Check your connection and try again.";
 
@@ -35,12 +71,19 @@ const MESSAGES: Record<string, string> = {
   TooManyRequestsException: "Too many sign-in attempts. Please wait a moment and try again.",
   LimitExceededException: "Too many sign-in attempts. Please wait a moment and try again.",
   ResourceNotFoundException: "The sign-in service does not know this site's app client (config.json).",
+  CodeMismatchException: "That code is not right. Enter the current 6-digit code from your authenticator app.",
+  EnableSoftwareTokenMFAException:
+    "That code is not right. Enter the current 6-digit code from your authenticator app.",
+  ExpiredCodeException: "That code has expired. Enter the current 6-digit code from your authenticator app.",
 };
+
+export const SIGN_IN_EXPIRED_MESSAGE = "This sign-in took too long. Please sign in again.";
 
 function messageFor(code: string, serverMessage: string): string {
   if (code === "NotAuthorizedException" && /attempts exceeded/i.test(serverMessage)) {
     return "Too many failed attempts. Please wait a while and try again.";
   }
+  if (code === "NotAuthorizedException" && /session/i.test(serverMessage)) return SIGN_IN_EXPIRED_MESSAGE;
   if (code === "InvalidPasswordException") {
     return `That password is not allowed: ${serverMessage.replace(/^Password does not conform to policy: /, "")}`;
   }
@@ -50,12 +93,21 @@ function messageFor(code: string, serverMessage: string): string {
 export class CognitoClient {
   private readonly endpoint: string;
   private readonly clientId: string;
+  private readonly userPoolId: string;
+  private readonly authFlow: AuthFlow;
   private readonly fetchFn: typeof fetch;
+  private readonly now: () => Date;
 
-  constructor(endpoint: string, clientId: string, fetchFn: typeof fetch = (...a) => fetch(...a)) {
+  constructor(endpoint: string, clientId: string, options: CognitoOptions = {}) {
     this.endpoint = endpoint.endsWith("/") ? endpoint : `${endpoint}/`;
     this.clientId = clientId;
-    this.fetchFn = fetchFn;
+    this.userPoolId = options.userPoolId ?? "";
+    this.authFlow = options.authFlow ?? "USER_SRP_AUTH";
+    if (this.authFlow === "USER_SRP_AUTH" && !this.userPoolId.includes("_")) {
+      throw new Error("SRP sign-in needs the user pool id (region_name)");
+    }
+    this.fetchFn = options.fetchFn ?? ((...a) => fetch(...a));
+    this.now = options.now ?? (() => new Date());
   }
 
   /** One JSON API call; Cognito answers errors as {"__type": "...#Name", "message": "..."}. */
@@ -93,32 +145,106 @@ export class CognitoClient {
       };
       return { kind: "signedIn", session: sessionFromTokens(tokens, this.clientId) };
     }
-    if (data.ChallengeName === "NEW_PASSWORD_REQUIRED" && typeof data.Session === "string") {
-      const params = (data.ChallengeParameters ?? {}) as Record<string, string>;
-      // With an email alias the challenge must name the user by its real username.
-      return { kind: "newPassword", username: params.USER_ID_FOR_SRP ?? username, session: data.Session };
+    const params = (data.ChallengeParameters ?? {}) as Record<string, string>;
+    // With an email alias the challenges must name the user by its real username.
+    const name = params.USER_ID_FOR_SRP ?? params.USERNAME ?? username;
+    const session = typeof data.Session === "string" ? data.Session : "";
+    const kind = CHALLENGES[String(data.ChallengeName)];
+    if (kind && session) {
+      if (kind === "mfaSetup" && params.MFAS_CAN_SETUP && !params.MFAS_CAN_SETUP.includes("SOFTWARE_TOKEN_MFA")) {
+        throw new AuthError("UnsupportedChallenge", `This account must set up an MFA method this page does not offer (${params.MFAS_CAN_SETUP}).`);
+      }
+      return { kind, username: name, session };
     }
     const challenge = String(data.ChallengeName ?? "none");
     throw new AuthError("UnsupportedChallenge", `This account needs a sign-in step this page does not support (${challenge}).`);
   }
 
+  /** Signs in with SRP (or the plain password in the local stack); may end in a challenge. */
   async signIn(username: string, password: string): Promise<SignInResult> {
-    const data = await this.call("InitiateAuth", {
-      AuthFlow: "USER_PASSWORD_AUTH",
+    if (this.authFlow === "USER_PASSWORD_AUTH") {
+      const data = await this.call("InitiateAuth", {
+        AuthFlow: "USER_PASSWORD_AUTH",
+        ClientId: this.clientId,
+        AuthParameters: { USERNAME: username, PASSWORD: password },
+      });
+      return this.toResult(data, username);
+    }
+    const ephemeral = newEphemeral();
+    const started = await this.call("InitiateAuth", {
+      AuthFlow: "USER_SRP_AUTH",
       ClientId: this.clientId,
-      AuthParameters: { USERNAME: username, PASSWORD: password },
+      AuthParameters: { USERNAME: username, SRP_A: ephemeral.largeA.toString(16) },
     });
-    return this.toResult(data, username);
+    if (started.ChallengeName !== "PASSWORD_VERIFIER") return this.toResult(started, username);
+    const params = (started.ChallengeParameters ?? {}) as Record<string, string>;
+    const { SALT: salt, SRP_B: srpB, SECRET_BLOCK: secretBlock, USER_ID_FOR_SRP: userIdForSrp } = params;
+    if (!salt || !srpB || !secretBlock || !userIdForSrp) {
+      throw new AuthError("BadChallenge", "The sign-in service sent an incomplete SRP challenge.");
+    }
+    const timestamp = cognitoTimestamp(this.now());
+    let signature: string;
+    try {
+      const challenge = { salt, srpB, secretBlock, userIdForSrp };
+      signature = await passwordClaimSignature({ userPoolId: this.userPoolId, password, ephemeral, challenge, timestamp });
+    } catch (error) {
+      throw new AuthError("BadChallenge", error instanceof SrpError ? error.message : "Sign-in failed: SRP error.");
+    }
+    const data = await this.call("RespondToAuthChallenge", {
+      ChallengeName: "PASSWORD_VERIFIER",
+      ClientId: this.clientId,
+      ...(typeof started.Session === "string" ? { Session: started.Session } : {}),
+      ChallengeResponses: {
+        USERNAME: params.USERNAME ?? userIdForSrp,
+        PASSWORD_CLAIM_SECRET_BLOCK: secretBlock,
+        PASSWORD_CLAIM_SIGNATURE: signature,
+        TIMESTAMP: timestamp,
+      },
+    });
+    return this.toResult(data, params.USERNAME ?? userIdForSrp);
   }
 
-  async completeNewPassword(challenge: NewPasswordChallenge, newPassword: string): Promise<SignInResult> {
+  private async respond(challenge: Challenge, name: string, responses: Record<string, string>): Promise<SignInResult> {
     const data = await this.call("RespondToAuthChallenge", {
-      ChallengeName: "NEW_PASSWORD_REQUIRED",
+      ChallengeName: name,
       ClientId: this.clientId,
       Session: challenge.session,
-      ChallengeResponses: { USERNAME: challenge.username, NEW_PASSWORD: newPassword },
+      ChallengeResponses: { USERNAME: challenge.username, ...responses },
     });
     return this.toResult(data, challenge.username);
+  }
+
+  completeNewPassword(challenge: NewPasswordChallenge, newPassword: string): Promise<SignInResult> {
+    return this.respond(challenge, "NEW_PASSWORD_REQUIRED", { NEW_PASSWORD: newPassword });
+  }
+
+  /** Answers SOFTWARE_TOKEN_MFA with the authenticator app's current code. */
+  answerMfaCode(challenge: MfaCodeChallenge, code: string): Promise<SignInResult> {
+    return this.respond(challenge, "SOFTWARE_TOKEN_MFA", { SOFTWARE_TOKEN_MFA_CODE: code });
+  }
+
+  /** MFA_SETUP, step 1: a new TOTP secret for this person (AssociateSoftwareToken). */
+  async associateSoftwareToken(challenge: MfaSetupChallenge): Promise<{ secret: string; challenge: MfaSetupChallenge }> {
+    const data = await this.call("AssociateSoftwareToken", { Session: challenge.session });
+    if (typeof data.SecretCode !== "string" || !data.SecretCode) {
+      throw new AuthError("BadChallenge", "The sign-in service did not send an authenticator secret.");
+    }
+    const session = typeof data.Session === "string" ? data.Session : challenge.session;
+    return { secret: data.SecretCode, challenge: { ...challenge, session } };
+  }
+
+  /** MFA_SETUP, step 2: the first code proves the app holds the secret; then sign-in ends. */
+  async verifySoftwareToken(challenge: MfaSetupChallenge, code: string, deviceName: string): Promise<SignInResult> {
+    const data = await this.call("VerifySoftwareToken", {
+      Session: challenge.session,
+      UserCode: code,
+      FriendlyDeviceName: deviceName,
+    });
+    if (data.Status !== "SUCCESS") {
+      throw new AuthError("CodeMismatchException", messageFor("CodeMismatchException", ""));
+    }
+    const session = typeof data.Session === "string" ? data.Session : challenge.session;
+    return this.respond({ ...challenge, session }, "MFA_SETUP", {});
   }
 
   /** New ID and access tokens from the refresh token; AuthError when it has expired. */

@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { makeJwt, tokens } from "../test/fakes";
-import { clearSession, decodeJwtClaims, loadSession, needsRefresh, REFRESH_MARGIN_MS, saveSession, sessionFromTokens } from "./session";
+import {
+  clearSession,
+  decodeJwtClaims,
+  loadSession,
+  needsRefresh,
+  REFRESH_MARGIN_MS,
+  saveSession,
+  sessionFromTokens,
+  STORAGE_KEY,
+} from "./session";
 
 describe("session", () => {
   it("decodes base64url JWT claims, including non-ASCII names", () => {
@@ -22,19 +31,21 @@ describe("session", () => {
     expect(needsRefresh(session, session.expiresAt - 1000)).toBe(true);
   });
 
-  it("survives a reload for the same app client only", () => {
+  it("survives a reload of the tab for the same app client only, without its refresh token", () => {
     const session = sessionFromTokens(tokens(), "client123");
     saveSession(session);
-    expect(loadSession("client123")).toEqual(session);
+    expect(sessionStorage.getItem(STORAGE_KEY)).not.toContain("refresh-1");
+    expect(localStorage.length).toBe(0);
+    expect(loadSession("client123")).toEqual({ ...session, refreshToken: "" });
     expect(loadSession("another-stack")).toBeNull();
     clearSession();
     expect(loadSession("client123")).toBeNull();
   });
 
   it("ignores a corrupt stored value", () => {
-    localStorage.setItem("skinlesion.session.v1", "{not json");
+    sessionStorage.setItem(STORAGE_KEY, "{not json");
     expect(loadSession("client123")).toBeNull();
-    localStorage.setItem("skinlesion.session.v1", JSON.stringify({ idToken: 1 }));
+    sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ idToken: 1 }));
     expect(loadSession("client123")).toBeNull();
   });
 });

@@ -1,17 +1,37 @@
 /**
  * The page's sign-in state and the token lifecycle, outside React so it is easy to test;
- * components read it through useSyncExternalStore. It keeps the ID token fresh (refresh
- * shortly before expiry, and once more after a 401) and sends the person back to sign-in
- * with a clear sentence when the refresh token is gone.
+ * components read it through useSyncExternalStore. It walks the sign-in challenges (new
+ * password, MFA code, MFA enrolment), keeps the ID token fresh (refresh shortly before
+ * expiry, and once more after a 401) and sends the person back to sign-in with a clear
+ * sentence when the refresh token is gone.
  */
 import { ApiError, SESSION_EXPIRED_MESSAGE } from "../api/errors";
-import { AuthError, type CognitoClient, type NewPasswordChallenge, type SignInResult } from "./cognito";
-import { clearSession, loadSession, needsRefresh, saveSession, type Session } from "./session";
+import {
+  AuthError,
+  type CognitoClient,
+  type MfaCodeChallenge,
+  type MfaSetupChallenge,
+  type NewPasswordChallenge,
+  type SignInResult,
+} from "./cognito";
+import { clearSession, loadSession, needsRefresh, removeLegacySession, saveSession, type Session } from "./session";
+
+/** What an authenticator app shows for this site's entry. */
+export const TOTP_ISSUER = "Skin lesion classifier";
 
 export type AuthState =
   | { status: "signedOut"; notice?: string }
   | { status: "newPassword"; challenge: NewPasswordChallenge }
+  | { status: "mfaCode"; challenge: MfaCodeChallenge }
+  | { status: "mfaSetup"; challenge: MfaSetupChallenge; secret: string; account: string }
   | { status: "signedIn"; session: Session };
+
+/** The otpauth:// URI an authenticator app reads from the QR code (Key URI format). */
+export function otpauthUri(secret: string, account: string, issuer = TOTP_ISSUER): string {
+  const label = `${encodeURIComponent(issuer)}:${encodeURIComponent(account)}`;
+  const query = new URLSearchParams({ secret, issuer, algorithm: "SHA1", digits: "6", period: "30" });
+  return `otpauth://totp/${label}?${query.toString().replace(/\+/g, "%20")}`;
+}
 
 export class AuthStore {
   private state: AuthState;
@@ -20,9 +40,13 @@ export class AuthStore {
   private readonly cognito: CognitoClient;
   private readonly storage: Storage;
 
-  constructor(cognito: CognitoClient, clientId: string, storage: Storage = localStorage) {
+  /** The name the person signed in with: the authenticator app's label for this account. */
+  private account = "";
+
+  constructor(cognito: CognitoClient, clientId: string, storage: Storage = sessionStorage) {
     this.cognito = cognito;
     this.storage = storage;
+    removeLegacySession();
     const saved = loadSession(clientId, storage);
     this.state = saved ? { status: "signedIn", session: saved } : { status: "signedOut" };
   }
@@ -41,18 +65,46 @@ export class AuthStore {
     this.listeners.forEach((listener) => listener());
   }
 
-  private apply(result: SignInResult): void {
-    this.set(result.kind === "signedIn" ? { status: "signedIn", session: result.session } : { status: "newPassword", challenge: result });
+  /** Moves to the state a sign-in step ended in; an MFA enrolment first fetches its secret. */
+  private async apply(result: SignInResult): Promise<void> {
+    switch (result.kind) {
+      case "signedIn":
+        return this.set({ status: "signedIn", session: result.session });
+      case "newPassword":
+        return this.set({ status: "newPassword", challenge: result });
+      case "mfaCode":
+        return this.set({ status: "mfaCode", challenge: result });
+      case "mfaSetup": {
+        const { secret, challenge } = await this.cognito.associateSoftwareToken(result);
+        return this.set({ status: "mfaSetup", challenge, secret, account: this.account || result.username });
+      }
+    }
   }
 
-  /** Throws AuthError with a sentence for the form; moves on to signedIn or newPassword. */
+  private challenge<S extends AuthState["status"]>(status: S): Extract<AuthState, { status: S }> {
+    if (this.state.status !== status) throw new AuthError("NoChallenge", "Please sign in again.");
+    return this.state as Extract<AuthState, { status: S }>;
+  }
+
+  /** Throws AuthError with a sentence for the form; moves on to signedIn or a challenge. */
   async signIn(username: string, password: string): Promise<void> {
-    this.apply(await this.cognito.signIn(username.trim(), password));
+    this.account = username.trim();
+    await this.apply(await this.cognito.signIn(this.account, password));
   }
 
   async completeNewPassword(newPassword: string): Promise<void> {
-    if (this.state.status !== "newPassword") throw new AuthError("NoChallenge", "Please sign in again.");
-    this.apply(await this.cognito.completeNewPassword(this.state.challenge, newPassword));
+    await this.apply(await this.cognito.completeNewPassword(this.challenge("newPassword").challenge, newPassword));
+  }
+
+  /** The 6-digit code of the SOFTWARE_TOKEN_MFA challenge. */
+  async answerMfaCode(code: string): Promise<void> {
+    await this.apply(await this.cognito.answerMfaCode(this.challenge("mfaCode").challenge, code.replace(/\s/g, "")));
+  }
+
+  /** Finishes MFA enrolment with the app's first code; signs in. */
+  async verifyMfaSetup(code: string, deviceName = "Authenticator app"): Promise<void> {
+    const { challenge } = this.challenge("mfaSetup");
+    await this.apply(await this.cognito.verifySoftwareToken(challenge, code.replace(/\s/g, ""), deviceName));
   }
 
   /** Forgets the session now and revokes it on the server in the background. */
@@ -69,6 +121,11 @@ export class AuthStore {
     const current = this.state;
     if (current.status !== "signedIn") throw new ApiError(401, "signed_out");
     if (!force && !needsRefresh(current.session)) return current.session.idToken;
+    if (!current.session.refreshToken) {
+      // Restored after a reload: the refresh token stayed in the old page's memory.
+      this.signOut(SESSION_EXPIRED_MESSAGE);
+      throw new ApiError(401, "session_expired");
+    }
     // One refresh at a time, however many requests ask for a token meanwhile.
     this.refreshing ??= this.cognito.refresh(current.session).finally(() => {
       this.refreshing = null;

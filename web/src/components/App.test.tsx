@@ -1,7 +1,7 @@
 import { render, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
-import { saveSession, sessionFromTokens } from "../auth/session";
+import { saveSession, sessionFromTokens, STORAGE_KEY } from "../auth/session";
 import { CONFIG, defaultHandlers, fakeFetch, json, tokens } from "../test/fakes";
 import { App } from "./App";
 
@@ -37,7 +37,7 @@ describe("App start-up", () => {
 });
 
 describe("App session", () => {
-  it("keeps the person signed in across a reload", async () => {
+  it("keeps the person signed in across a reload of the tab", async () => {
     saveSession(sessionFromTokens(tokens("ana@example.org"), CONFIG.userPoolClientId));
     fakeFetch(defaultHandlers());
     render(<App />);
@@ -53,7 +53,7 @@ describe("App session", () => {
     render(<App />);
     await user.click(await screen.findByRole("button", { name: "Sign out" }));
     expect(screen.getByRole("button", { name: "Sign in" })).toBeInTheDocument();
-    expect(localStorage.getItem("skinlesion.session.v1")).toBeNull();
+    expect(sessionStorage.getItem(STORAGE_KEY)).toBeNull();
     await waitFor(() => expect(fake.byRoute("GlobalSignOut")).toHaveLength(1));
     expect(fake.byRoute("GlobalSignOut")[0]?.body).toEqual({ AccessToken: session.accessToken });
   });

@@ -47,10 +47,15 @@ export function App() {
 }
 
 function ConfiguredApp({ config }: { config: AppConfig }) {
-  const store = useMemo(
-    () => new AuthStore(new CognitoClient(config.cognitoEndpoint, config.userPoolClientId), config.userPoolClientId),
-    [config],
-  );
+  const store = useMemo(() => {
+    // The cloud's app client allows SRP only; the local stack's emulator keeps the plain
+    // password flow (scripts and tests sign in with it), see docs/web.md.
+    const cognito = new CognitoClient(config.cognitoEndpoint, config.userPoolClientId, {
+      userPoolId: config.userPoolId,
+      authFlow: config.mode === "local" ? "USER_PASSWORD_AUTH" : "USER_SRP_AUTH",
+    });
+    return new AuthStore(cognito, config.userPoolClientId);
+  }, [config]);
   const api = useMemo(() => new ApiClient(config.apiUrl), [config]);
   const auth = useSyncExternalStore(store.subscribe, store.getState);
 

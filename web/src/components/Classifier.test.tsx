@@ -4,7 +4,6 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { saveSession, sessionFromTokens } from "../auth/session";
 import {
   CONFIG,
-  cognitoError,
   defaultHandlers,
   fakeFetch,
   imageFile,
@@ -213,28 +212,35 @@ describe("Classifier errors", () => {
   });
 
   it("returns to sign-in when a 401 survives a token refresh", async () => {
+    sessionStorage.clear(); // signed in through the form: the refresh token is in memory
+    installFakeCanvas();
     const unauthorized = { error: { code: "unauthorized", message: "Sign in again" }, requestId: "r" };
-    const { fake, user } = await chooseImage({
-      "POST /predict": () => json(unauthorized, 401),
-      InitiateAuth: () => json({ AuthenticationResult: tokens("ana@example.org", 3600, "2") }),
-    });
+    const fake = fakeFetch({ ...defaultHandlers(), "POST /predict": () => json(unauthorized, 401) });
+    const user = userEvent.setup();
+    render(<App />);
+    await user.type(await screen.findByLabelText("Email or username"), "ana@example.org");
+    await user.type(screen.getByLabelText("Password"), "pw");
+    await user.click(screen.getByRole("button", { name: "Sign in" }));
+    await user.upload(await screen.findByLabelText("Choose image"), imageFile());
+    await screen.findByRole("img", { name: "Preview of lesion.jpg" });
     await user.click(screen.getByRole("button", { name: "Classify image" }));
     expect(await screen.findByRole("alert")).toHaveTextContent("Your session has expired. Please sign in again.");
     expect(screen.getByRole("button", { name: "Sign in" })).toBeInTheDocument();
     expect(fake.byRoute("POST /predict")).toHaveLength(2); // retried once with the refreshed token
+    expect(fake.byRoute("InitiateAuth").at(-1)?.body).toMatchObject({
+      AuthFlow: "REFRESH_TOKEN_AUTH",
+      AuthParameters: { REFRESH_TOKEN: "refresh-1" },
+    });
     await waitFor(() => expect(fake.byRoute("GlobalSignOut")).toHaveLength(1));
   });
 
-  it("returns to sign-in on load when the stored session can no longer be refreshed", async () => {
+  it("returns to sign-in on load when the tab's stored session is about to expire", async () => {
     saveSession(sessionFromTokens(tokens("ana@example.org", 10), CONFIG.userPoolClientId));
-    const fake = fakeFetch({
-      ...defaultHandlers(),
-      InitiateAuth: () => cognitoError("NotAuthorizedException", "Refresh Token has expired"),
-    });
+    const fake = fakeFetch(defaultHandlers());
     render(<App />);
     expect(await screen.findByRole("alert")).toHaveTextContent("Your session has expired. Please sign in again.");
     expect(screen.getByRole("button", { name: "Sign in" })).toBeInTheDocument();
-    expect(fake.byRoute("InitiateAuth")[0]?.body).toMatchObject({ AuthFlow: "REFRESH_TOKEN_AUTH" });
+    expect(fake.byRoute("InitiateAuth")).toHaveLength(0); // the refresh token never left the old page's memory
     expect(fake.byRoute("GET /model")).toHaveLength(0);
   });
 });

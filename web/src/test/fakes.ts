@@ -88,11 +88,55 @@ export function fakeFetch(handlers: Record<string, Handler>) {
   return { fn, calls, byRoute: (route: string) => calls.filter((c) => c.route === route) };
 }
 
+/** Cognito's first answer to USER_SRP_AUTH: the PASSWORD_VERIFIER challenge. */
+export function passwordVerifier(userId = "7d1f0c3e-ana") {
+  return json({
+    ChallengeName: "PASSWORD_VERIFIER",
+    Session: "srp-session",
+    ChallengeParameters: {
+      SALT: "9f3c2a7b51e04d6a8c1b2e3f4a5b6c7d",
+      SRP_B: "5a".repeat(384),
+      SECRET_BLOCK: btoa("secret block from cognito"),
+      USERNAME: userId,
+      USER_ID_FOR_SRP: userId,
+    },
+  });
+}
+
+/** A challenge answer from Cognito: the next step's name and session. */
+export function challenge(name: string, session = `${name}-session`, parameters: Record<string, string> = {}): Response {
+  return json({ ChallengeName: name, Session: session, ChallengeParameters: parameters });
+}
+
+/** One handler for RespondToAuthChallenge that dispatches on the ChallengeName answered. */
+export function byChallenge(handlers: Record<string, Handler>): Handler {
+  return (call) => {
+    const name = String((call.body as { ChallengeName?: string }).ChallengeName);
+    const handler = handlers[name];
+    if (!handler) throw new Error(`unexpected challenge response ${name}`);
+    return handler(call);
+  };
+}
+
+/** Sign-in as Cognito plays it: SRP's verifier step (the fake accepts any claim), or the
+ * plain password flow's tokens at once; `after` is what the password step leads to. */
+export function signInHandlers(after: Handler = () => json({ AuthenticationResult: tokens() })): Record<string, Handler> {
+  return {
+    InitiateAuth: (call) => {
+      const flow = (call.body as { AuthFlow?: string }).AuthFlow;
+      if (flow === "USER_SRP_AUTH") return passwordVerifier();
+      if (flow === "USER_PASSWORD_AUTH") return after(call);
+      return json({ AuthenticationResult: tokens("ana@example.org", 3600, "2") }); // REFRESH_TOKEN_AUTH
+    },
+    RespondToAuthChallenge: byChallenge({ PASSWORD_VERIFIER: after }),
+  };
+}
+
 /** The usual handlers: a valid config, a working sign-in, a model and a benign prediction. */
 export function defaultHandlers(): Record<string, Handler> {
   return {
     config: () => json(CONFIG),
-    InitiateAuth: () => json({ AuthenticationResult: tokens() }),
+    ...signInHandlers(),
     GlobalSignOut: () => json({}),
     "GET /model": () => json({ version: "2026-11-29T12-00-00Z-abc123", threshold: 0.35 }),
     "POST /predict": () => json(prediction()),

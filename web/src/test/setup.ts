@@ -16,4 +16,5 @@ afterEach(() => {
   if (typeof document === "undefined") return;
   cleanup();
   localStorage.clear();
+  sessionStorage.clear();
 });
