@@ -27,7 +27,7 @@ from pathlib import Path
 
 from skinlesion.auth import build_provider
 from skinlesion.batch_local import Scorer, list_images, score_all
-from skinlesion.batch_output import ResultsFile
+from skinlesion.batch_output import ResultsFile, Row
 from skinlesion.local.httpbase import free_ports
 from skinlesion.targets import from_stack_file
 
@@ -79,11 +79,15 @@ def one_run(scorer: Scorer, files: list[str], workers: int, out: Path) -> tuple[
     results = ResultsFile(out)
     results.open()
     started = time.monotonic()
-    errors = 0
-    for row in score_all(scorer, files, workers):
+    rows: list[Row] = []
+
+    def sink(row: Row) -> None:
         results.write(row)
-        errors += bool(row.error_code)
+        rows.append(row)
+
+    score_all(scorer, files, workers, sink)
     seconds = time.monotonic() - started
+    errors = sum(bool(row.error_code) for row in rows)
     results.close()
     return seconds, errors
 

@@ -126,9 +126,9 @@ def run_local(a: argparse.Namespace, fmt: str, err: TextIO) -> int:
     done = results.open()
     todo = [f for f in files if f not in done]
     scorer = Scorer(root, target.api_url, tokens, retries=max(0, a.retries))
-    rows, seconds, code = _score(results, scorer, todo, a, err)
+    written, seconds, code = _score(results, scorer, todo, a, err)
     all_rows = read_rows(a.out)
-    err.write(summary(all_rows, scored_now=len(rows), seconds=seconds, skipped=len(files) - len(todo)))
+    err.write(summary(all_rows, scored_now=written, seconds=seconds, skipped=len(files) - len(todo)))
     if code in (EXIT_INTERRUPTED, EXIT_SIGN_IN):
         err.write("Stopped. Run the same command again to continue: files in the output are skipped.\n")
         return code
@@ -137,17 +137,18 @@ def run_local(a: argparse.Namespace, fmt: str, err: TextIO) -> int:
 
 def _score(
     results: ResultsFile, scorer: Scorer, todo: list[str], a: argparse.Namespace, err: TextIO
-) -> tuple[list[Row], float, int]:
-    """Score `todo`, writing each row as it comes; Ctrl-C keeps what finished."""
-    rows: list[Row] = []
-    code, stopped_by = EXIT_OK, ""
+) -> tuple[int, float, int]:
+    """Score `todo`, each row written as its file finishes; (rows written, seconds, exit code)."""
     progress = Progress(len(todo), err, enabled=not a.no_progress)
+    code, stopped_by = EXIT_OK, ""
+
+    def sink(row: Row) -> None:
+        results.write(row)
+        progress.step()
+
     start = time.monotonic()
     try:
-        for row in score_all(scorer, todo, max(1, a.workers)):
-            results.write(row)
-            rows.append(row)
-            progress.step()
+        score_all(scorer, todo, max(1, a.workers), sink)
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     except SignInError as exc:  # a renewal failed or the API refuses the token: no file can succeed
@@ -156,7 +157,7 @@ def _score(
         progress.close()
         results.close()
     err.write(stopped_by)
-    return rows, time.monotonic() - start, code
+    return progress.done, time.monotonic() - start, code
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -154,28 +154,38 @@ def _code_for(status: int | None) -> str:
     )
 
 
-def score_all(scorer: Scorer, files: Iterable[str], workers: int) -> Iterator[Row]:
-    """Rows as files finish (not in input order); at most `2 * workers` files in flight.
+def score_all(scorer: Scorer, files: Iterable[str], workers: int, sink: Callable[[Row], None]) -> None:
+    """Score `files`, `workers` at a time; each row goes to `sink` in its worker as the file finishes.
 
-    On Ctrl-C, files not yet started are dropped, the ones in flight finish and are
-    yielded, then KeyboardInterrupt propagates: their rows still reach the output.
-    A SignInError from a worker (sign-in renewal failed, token refused) ends the run.
+    Writing in the worker (under a lock) means a finished request always leaves its row,
+    whatever the main thread is doing when Ctrl-C arrives. On Ctrl-C, files not yet
+    started are dropped and the ones in flight finish (and are written) before
+    KeyboardInterrupt propagates. A SignInError from a worker (sign-in renewal failed,
+    token refused) ends the run the same way.
     """
-    pending = iter(files)
+    lock = threading.Lock()
+
+    def work(name: str) -> None:
+        row = scorer.score(name)
+        with lock:
+            sink(row)
+
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        running: set[Future[Row]] = set()
+        running: set[Future[None]] = set()
         try:
-            for name in pending:
-                running.add(pool.submit(scorer.score, name))
-                if len(running) >= 2 * workers:
+            for name in files:
+                running.add(pool.submit(work, name))
+                if len(running) >= 2 * workers:  # bounded: 10,000 files are not 10,000 futures
                     done, running = wait(running, return_when=FIRST_COMPLETED)
-                    yield from (future.result() for future in done)
-            while running:
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                yield from (future.result() for future in done)
-        except (KeyboardInterrupt, SignInError):
+                    _raise_first(done)
+            _raise_first(wait(running)[0])
+        except BaseException:
             for future in running:
                 future.cancel()
-            finished = wait(running)[0]
-            yield from (f.result() for f in finished if not f.cancelled() and f.exception() is None)
+            wait(running)
             raise
+
+
+def _raise_first(done: Iterable[Future[None]]) -> None:
+    for future in done:
+        future.result()

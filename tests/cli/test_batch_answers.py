@@ -7,6 +7,7 @@ request that was sent.
 
 from __future__ import annotations
 
+import _thread
 import csv
 import json
 import threading
@@ -176,3 +177,31 @@ def test_a_refused_token_stops_the_run_in_one_line(api, tmp_path, no_backoff, ca
     assert "skinlesion batch: the API refuses the ID token (HTTP 401)" in err and "Traceback" not in err
     assert len(api.requests) <= 4  # the files already in flight, not all 20
     assert (tmp_path / "r.csv").read_text().count("\n") == 1  # the header: nothing is marked done
+
+
+def test_ctrl_c_then_rerun_sends_every_file_exactly_once(
+    api, tmp_path, no_backoff, monkeypatch, capsys
+) -> None:
+    # GIVEN 40 files and Ctrl-C after the 10th row is written, 4 workers busy
+    sizes = [_image(tmp_path / "in", f"{side}.png", side) for side in range(30, 70)]
+    for size in sizes:
+        api.scripts[size] = [(200, OK, {})]
+    original, count = batch.ResultsFile.write, []
+
+    def write_then_interrupt(self, row):
+        original(self, row)
+        count.append(row)
+        if len(count) == 10:
+            _thread.interrupt_main()
+
+    monkeypatch.setattr(batch.ResultsFile, "write", write_then_interrupt)
+    code, rows = _batch(api, tmp_path / "in", tmp_path / "r.csv", "--workers", "4")
+    assert code == 130 and 10 <= len(rows) < 40
+    assert len(api.requests) == len(rows)  # every request that was answered left its row
+    # WHEN the same command runs again
+    monkeypatch.setattr(batch.ResultsFile, "write", original)
+    code, rows = _batch(api, tmp_path / "in", tmp_path / "r.csv", "--workers", "4")
+    # THEN each file was sent exactly once over both runs and has exactly one row
+    assert code == 0 and len(rows) == 40
+    assert sorted(api.requests) == sorted(sizes)
+    assert (tmp_path / "r.csv").read_text().count("\n") == 41
