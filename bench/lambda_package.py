@@ -65,7 +65,6 @@ _IMPORT_SNIPPET = (
 
 
 def bundler():
-    sys.path.insert(0, str(REPO))
     from stacks import bundling  # the stack's bundler, so the bench measures what deploys
 
     return bundling
@@ -74,7 +73,8 @@ def bundler():
 def build(out: Path, python_version: str) -> None:
     """The deployable package (3.12: exactly the stack's bundle) or a twin for another Python."""
     bundling = bundler()
-    packer = bundling.PipPlatformBundling(requirements=PACKAGE / "requirements.txt", packages=[PACKAGE])
+    packages = [PACKAGE, bundling.CONTRACT_DIR]
+    packer = bundling.PipPlatformBundling(requirements=PACKAGE / "requirements.txt", packages=packages)
     if python_version == bundling.LAMBDA_PYTHON_VERSION:
         packer.try_bundle(str(out))
         return
@@ -82,7 +82,8 @@ def build(out: Path, python_version: str) -> None:
     command[command.index("--python-version") + 1] = python_version
     subprocess.run(command, check=True)
     bundling._remove_unused(out)
-    shutil.copytree(PACKAGE, out / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for package in packages:
+        shutil.copytree(package, out / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
 def tree_size(path: Path) -> int:

@@ -1,20 +1,20 @@
 """`skinlesion cost`: what the chosen settings cost on AWS, before anyone deploys.
 
 Arithmetic over the price table in `prices.json` (its date and sources print with
-every estimate). Settings default to the stack's own defaults (stacks/config.py,
-plus cdk.json context and any `-c key=value`, read the way `cdk deploy` reads
-them), so the estimate describes what `cdk deploy` would create.
+every estimate). The settings are the stack's own (`stacks.config.AppConfig` from
+cdk.json's context and any `-c key=value`, read the way `cdk deploy` reads them),
+so the estimate describes what `cdk deploy` would create.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from stacks.config import AppConfig, ConfigError
 
 PRICES_PATH = Path(__file__).with_name("prices.json")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -28,25 +28,25 @@ class CostError(Exception):
 
 @dataclass(frozen=True)
 class CostSettings:
-    """The knobs that drive cost. Defaults mirror stacks/config.py (tests/cli checks they agree)."""
+    """The knobs that drive cost: the stack's settings (`settings_from_stack`) and assumptions."""
 
-    endpoint_type: str = "realtime"
-    instance_type: str = "ml.m5.large"
-    instance_count: int = 1
-    max_instances: int = 2
-    serverless_memory_mb: int = 2048
-    training_instance_type: str = "ml.p3.2xlarge"
-    training_instance_count: int = 1
-    training_max_hours: float = 4.0
-    model_source: str = "train"
-    region: str = "us-east-1"
+    endpoint_type: str
+    instance_type: str
+    instance_count: int
+    max_instances: int
+    serverless_memory_mb: int
+    training_instance_type: str
+    training_instance_count: int
+    training_max_hours: float
+    model_source: str
+    region: str
+    lambda_memory_mb: int
     # Assumptions, not stack settings: say them next to every estimate.
     training_hours: float = (
         1.0  # a typical run of the default recipe; the job is capped at training_max_hours
     )
     request_seconds: float = 0.3  # endpoint compute per request (and the Lambda waiting on it)
     image_mb: float = 0.25  # a phone photo after the client's downscale
-    lambda_memory_mb: int = 1024  # stacks/constructs/predict_api.py
 
 
 @dataclass(frozen=True)
@@ -105,15 +105,11 @@ def estimate(s: CostSettings, prices: Mapping[str, Any], volumes: tuple[int, ...
 
 
 def settings_from_stack(context: Mapping[str, Any], root: Path = REPO_ROOT) -> CostSettings:
-    """The stack's settings for this context (cdk.json's, then `-c` values); defaults outside a checkout."""
-    config_py = root / "stacks" / "config.py"
-    if not config_py.is_file():
-        return CostSettings()
+    """The stack's settings for this context (cdk.json's, then `-c` values; the defaults without either)."""
     merged = {**_cdk_json_context(root), **context}
-    config = _load_stack_config(config_py)
     try:
-        app = config.AppConfig.from_context(merged.get, {})
-    except config.ConfigError as exc:
+        app = AppConfig.from_context(merged.get, {})
+    except ConfigError as exc:
         raise CostError(str(exc)) from None
     return CostSettings(
         endpoint_type=app.endpoint.endpoint_type,
@@ -126,6 +122,7 @@ def settings_from_stack(context: Mapping[str, Any], root: Path = REPO_ROOT) -> C
         training_max_hours=app.training.max_runtime_hours,
         model_source=app.model.kind,
         region=app.region,
+        lambda_memory_mb=app.api.lambda_memory_mb,
     )
 
 
@@ -134,19 +131,6 @@ def _cdk_json_context(root: Path) -> dict[str, Any]:
         return dict(json.loads((root / "cdk.json").read_text()).get("context", {}))
     except (OSError, ValueError):
         return {}
-
-
-def _load_stack_config(path: Path) -> Any:
-    # Loaded from the file, not imported as `stacks.config`: the CLI must not put the repo on sys.path.
-    name = "_skinlesion_stack_config"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses resolve string annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
 
 
 def with_overrides(s: CostSettings, **overrides: Any) -> CostSettings:

@@ -11,14 +11,16 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-# Mirrors contract.MAX_IMAGE_BYTES (lambda_src is not part of the installed package;
-# tests/cli asserts the two agree). Above this the request never reaches the handler.
-MAX_IMAGE_BYTES = 4_400_000
-MAX_IMAGE_PIXELS = 50_000_000  # mirrors contract.MAX_IMAGE_PIXELS: the API answers 422 above it
-# What a too-large image becomes: the web page's choice, well above the model's input size.
-DOWNSCALE_LONGER_SIDE = 1024
-DOWNSCALE_JPEG_QUALITY = 90
-GENERIC_IMAGE_TYPE = "application/x-image"
+import lesion_contract as contract
+
+# Above this many bytes the request never reaches the handler; above this many pixels it answers 422.
+MAX_IMAGE_BYTES = contract.MAX_IMAGE_BYTES
+MAX_IMAGE_PIXELS = contract.MAX_IMAGE_PIXELS
+# What a too-large image becomes: what the Lambda would shrink it to anyway (the web page's choice
+# too), well above the model's input size.
+DOWNSCALE_LONGER_SIDE = contract.ENDPOINT_MAX_SIDE_PX
+DOWNSCALE_JPEG_QUALITY = contract.ENDPOINT_JPEG_QUALITY
+GENERIC_IMAGE_TYPE = contract.ENDPOINT_CONTENT_TYPE
 
 _BY_EXTENSION = {
     ".jpg": "image/jpeg",

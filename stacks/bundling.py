@@ -14,12 +14,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
+
+import lesion_contract
 
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_12
 LAMBDA_PYTHON_VERSION = "3.12"
@@ -28,6 +31,8 @@ LAMBDA_PYTHON_VERSION = "3.12"
 LAMBDA_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_34_x86_64")
 # Lambda dependencies installed once per requirements content (ignored by git via build/).
 DEPS_CACHE = Path(__file__).resolve().parent.parent / "build" / "lambda-deps"
+# The API contract package, shipped beside the predict API's own package.
+CONTRACT_DIR = Path(lesion_contract.__file__).resolve().parent
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache")
 # Pillow codecs the predict Lambda never loads (it decodes JPEG/PNG/WebP and writes JPEG):
 # AVIF, FreeType/HarfBuzz text rendering (and the Brotli libs only FreeType links) and Tk.
@@ -148,26 +153,40 @@ def _ensure(path: Path) -> Path:
     return path
 
 
-def python_lambda_code(package_dir: Path) -> lambda_.Code:
-    """Asset whose root holds the folder `package_dir` plus the wheels of its requirements.txt.
+def python_lambda_code(package_dir: Path, *, shared: Sequence[Path] = ()) -> lambda_.Code:
+    """Asset whose root holds the folder `package_dir`, the `shared` packages beside it, and the
+    wheels of `package_dir/requirements.txt` (optional: the third-party deps).
 
-    `package_dir/requirements.txt` (optional) lists the third-party deps. The asset
-    hash is the source's, so an unchanged package reuses the staged bundle in
-    `cdk.out` without running pip again; editing the code or the requirements
-    re-bundles. Tests skip bundling with context `aws:cdk:bundling-stacks: []`.
+    The asset hash is the sources' (every package and the requirements), so an unchanged
+    function reuses the staged bundle in `cdk.out` without running pip again; editing
+    any of them re-bundles. Tests skip bundling with context `aws:cdk:bundling-stacks: []`.
     """
     package_dir = package_dir.resolve()
+    packages = [package_dir, *(path.resolve() for path in shared)]
     requirements = package_dir / "requirements.txt"
     return lambda_.Code.from_asset(
         str(package_dir),
-        asset_hash_type=AssetHashType.SOURCE,
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=source_hash(packages),
         exclude=["**/__pycache__", "**/*.pyc"],
         bundling=BundlingOptions(
             # Never pulled: the local bundler always succeeds or raises.
             image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
             command=["false"],
             local=PipPlatformBundling(
-                requirements=requirements if requirements.exists() else None, packages=[package_dir]
+                requirements=requirements if requirements.exists() else None, packages=packages
             ),
         ),
     )
+
+
+def source_hash(packages: Sequence[Path]) -> str:
+    """A digest of every source file (name and bytes) of `packages`, bytecode caches left out."""
+    digest = hashlib.sha256()
+    for package in packages:
+        for path in sorted(p for p in package.rglob("*") if p.is_file()):
+            if "__pycache__" in path.parts or path.suffix == ".pyc":
+                continue
+            digest.update(f"{package.name}/{path.relative_to(package).as_posix()}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -152,7 +152,7 @@ class EndpointSettings:
     def __post_init__(self) -> None:
         if not _ENDPOINT_NAME.match(self.name):
             raise _fail("endpointName", self.name, "must be 1-63 letters, digits or hyphens", "skin-lesion")
-        parse_choice("endpointType", self.endpoint_type, "realtime", ENDPOINT_TYPES)
+        parse_choice("endpointType", self.endpoint_type, self.endpoint_type, ENDPOINT_TYPES)
         if not _INSTANCE_TYPE.match(self.instance_type):
             raise _fail(
                 "instanceType", self.instance_type, "must be a SageMaker instance type", "ml.c5.xlarge"
@@ -185,10 +185,12 @@ class EndpointSettings:
 
 @dataclass(frozen=True)
 class ApiSettings:
-    """API Gateway stage throttling (requests per second, burst)."""
+    """API Gateway stage throttling (requests per second, burst) and the predict Lambda's size."""
 
     throttle_rate_limit: float = 10.0
     throttle_burst_limit: int = 20
+    # Not a context knob: image decoding (Pillow) needs it, and more memory also means more CPU.
+    lambda_memory_mb: int = 1024
 
     def __post_init__(self) -> None:
         if self.throttle_burst_limit < 1 or self.throttle_rate_limit <= 0:
@@ -204,7 +206,7 @@ class ModelSourceSettings:
     bundled_path: Path = DEFAULT_BUNDLED_MODEL
 
     def __post_init__(self) -> None:
-        parse_choice("model", self.source, "train", MODEL_SOURCES)
+        parse_choice("model", self.source, self.source, MODEL_SOURCES)
         if self.model_data_url is not None:
             check_s3_model_uri("modelDataUrl", self.model_data_url)
 
@@ -243,7 +245,10 @@ class TrainingSettings:
 
 @dataclass(frozen=True)
 class AppConfig:
-    """Everything the stack needs, validated; built by `AppConfig.from_context`."""
+    """Everything the stack needs, validated; built by `AppConfig.from_context`.
+
+    Each default is written once, on its dataclass field; `from_context` falls back to them.
+    """
 
     region: str = DEFAULT_REGION
     account: str | None = None
@@ -266,21 +271,14 @@ class AppConfig:
         return cls(
             region=parse_optional_str(get("region")) or environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION,
             account=environ.get("CDK_DEFAULT_ACCOUNT") or None,
-            stack_id=parse_optional_str(get("stackName")) or "SkinLesion",
-            retain_data=parse_bool("retainData", get("retainData"), False),
-            self_sign_up=parse_bool("selfSignUp", get("selfSignUp"), False),
+            stack_id=parse_optional_str(get("stackName")) or cls.stack_id,
+            retain_data=parse_bool("retainData", get("retainData"), cls.retain_data),
+            self_sign_up=parse_bool("selfSignUp", get("selfSignUp"), cls.self_sign_up),
             site_dir=_path(get("siteDir"), DEFAULT_SITE_DIR),
             endpoint=_endpoint_from(get),
-            api=ApiSettings(
-                throttle_rate_limit=parse_float(
-                    "throttleRateLimit", get("throttleRateLimit"), 10.0, low=1, high=10000
-                ),
-                throttle_burst_limit=parse_int(
-                    "throttleBurstLimit", get("throttleBurstLimit"), 20, low=1, high=5000
-                ),
-            ),
+            api=_api_from(get),
             model=ModelSourceSettings(
-                source=parse_choice("model", get("model"), "train", MODEL_SOURCES),
+                source=parse_choice("model", get("model"), ModelSourceSettings.source, MODEL_SOURCES),
                 model_data_url=parse_optional_str(get("modelDataUrl")),
                 bundled_path=_path(get("bundledModelPath"), DEFAULT_BUNDLED_MODEL),
             ),
@@ -296,38 +294,67 @@ def _path(value: Any, default: Path) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
+def _api_from(get: Callable[[str], Any]) -> ApiSettings:
+    d = ApiSettings
+    return ApiSettings(
+        throttle_rate_limit=parse_float(
+            "throttleRateLimit", get("throttleRateLimit"), d.throttle_rate_limit, low=1, high=10000
+        ),
+        throttle_burst_limit=parse_int(
+            "throttleBurstLimit", get("throttleBurstLimit"), d.throttle_burst_limit, low=1, high=5000
+        ),
+    )
+
+
 def _endpoint_from(get: Callable[[str], Any]) -> EndpointSettings:
-    count = parse_int("instanceCount", get("instanceCount"), 1, low=1, high=100)
+    d = EndpointSettings
+    count = parse_int("instanceCount", get("instanceCount"), d.instance_count, low=1, high=100)
     return EndpointSettings(
-        name=parse_optional_str(get("endpointName")) or EndpointSettings.name,
-        endpoint_type=parse_choice("endpointType", get("endpointType"), "realtime", ENDPOINT_TYPES),
-        instance_type=parse_optional_str(get("instanceType")) or EndpointSettings.instance_type,
+        name=parse_optional_str(get("endpointName")) or d.name,
+        endpoint_type=parse_choice("endpointType", get("endpointType"), d.endpoint_type, ENDPOINT_TYPES),
+        instance_type=parse_optional_str(get("instanceType")) or d.instance_type,
         instance_count=count,
+        # The autoscaling bounds follow the count: min = count, max = max(default max, count).
         min_instances=parse_int("minInstances", get("minInstances"), count, low=1, high=100),
-        max_instances=parse_int("maxInstances", get("maxInstances"), max(2, count), low=1, high=100),
+        max_instances=parse_int(
+            "maxInstances", get("maxInstances"), max(d.max_instances, count), low=1, high=100
+        ),
         target_invocations_per_instance=parse_int(
-            "targetInvocationsPerInstance", get("targetInvocationsPerInstance"), 100, low=1, high=100000
+            "targetInvocationsPerInstance",
+            get("targetInvocationsPerInstance"),
+            d.target_invocations_per_instance,
+            low=1,
+            high=100000,
         ),
         serverless_memory_mb=parse_int(
-            "serverlessMemoryMb", get("serverlessMemoryMb"), 2048, low=1024, high=6144
+            "serverlessMemoryMb", get("serverlessMemoryMb"), d.serverless_memory_mb, low=1024, high=6144
         ),
         serverless_max_concurrency=parse_int(
-            "serverlessMaxConcurrency", get("serverlessMaxConcurrency"), 5, low=1, high=200
+            "serverlessMaxConcurrency",
+            get("serverlessMaxConcurrency"),
+            d.serverless_max_concurrency,
+            low=1,
+            high=200,
         ),
     )
 
 
 def _training_from(get: Callable[[str], Any]) -> TrainingSettings:
+    d = TrainingSettings
     limit = get("datasetLimit")
     return TrainingSettings(
-        instance_type=parse_optional_str(get("trainingInstanceType")) or TrainingSettings.instance_type,
-        instance_count=parse_int("trainingInstanceCount", get("trainingInstanceCount"), 1, low=1, high=16),
+        instance_type=parse_optional_str(get("trainingInstanceType")) or d.instance_type,
+        instance_count=parse_int(
+            "trainingInstanceCount", get("trainingInstanceCount"), d.instance_count, low=1, high=16
+        ),
         # 11 h: the deploy waits at most 12 h (CloudFormation's WaitCondition cap) incl. start-up.
-        max_runtime_hours=parse_float("trainingMaxHours", get("trainingMaxHours"), 4.0, low=0.1, high=11.0),
-        use_spot=parse_bool("trainingSpot", get("trainingSpot"), False),
-        dataset_limit=None if limit is None else parse_int("datasetLimit", limit, 0, low=10, high=1_000_000),
+        max_runtime_hours=parse_float(
+            "trainingMaxHours", get("trainingMaxHours"), d.max_runtime_hours, low=0.1, high=11.0
+        ),
+        use_spot=parse_bool("trainingSpot", get("trainingSpot"), d.use_spot),
+        dataset_limit=None if limit is None else parse_int("datasetLimit", limit, 10, low=10, high=1_000_000),
         dataset_uri=parse_optional_str(get("datasetUri")),
-        min_auc=parse_float("minAuc", get("minAuc"), 0.80, low=0.5, high=1.0),
-        epochs=parse_int("epochs", get("epochs"), 10, low=1, high=500),
+        min_auc=parse_float("minAuc", get("minAuc"), d.min_auc, low=0.5, high=1.0),
+        epochs=parse_int("epochs", get("epochs"), d.epochs, low=1, high=500),
         hyperparameters=parse_hyperparameters(get("hyperparameters")),
     )

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
@@ -20,13 +21,21 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from predict_api import contract, endpoint, metadata, openapi, payload, responses
+import lesion_contract as contract
+from predict_api import endpoint, metadata, openapi, payload, responses
 from predict_api.errors import ApiError
 from predict_api.images import PreparedImage, prepare_image
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or contract.DEFAULT_SERVICE_NAME
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or contract.DEFAULT_METRICS_NAMESPACE
 ALLOWED_ORIGIN = os.environ.get(contract.ENV_ALLOWED_ORIGIN, "").strip()
+
+# The endpoint call's worst case (all attempts time out) and the margin kept to answer in time.
+_ENDPOINT_WORST_S = contract.ENDPOINT_MAX_ATTEMPTS * (
+    contract.ENDPOINT_CONNECT_TIMEOUT_S + contract.ENDPOINT_READ_TIMEOUT_S + contract.ENDPOINT_RETRY_BACKOFF_S
+)
+_ANSWER_MARGIN_S = 0.3
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
@@ -35,13 +44,21 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 _cors = (
     CORSConfig(
         allow_origin=ALLOWED_ORIGIN,
-        expose_headers=[contract.REQUEST_ID_HEADER, "Retry-After"],
-        max_age=600,
+        allow_headers=list(contract.CORS_ALLOW_HEADERS),
+        expose_headers=list(contract.CORS_EXPOSE_HEADERS),
+        max_age=contract.CORS_MAX_AGE_S,
     )
     if ALLOWED_ORIGIN
     else None
 )
 app = APIGatewayRestResolver(cors=_cors)
+# The model's metadata is read now, in the init phase, so no request waits on S3 for it.
+metadata.preload()
+
+
+def _seconds_left() -> float:
+    """Seconds until the Lambda times out, less a margin to send the answer."""
+    return app.lambda_context.get_remaining_time_in_millis() / 1000 - _ANSWER_MARGIN_S
 
 
 def request_id() -> str:
@@ -55,7 +72,13 @@ def _correlation_id(event: dict[str, Any], context: LambdaContext) -> str:
     return str(request_context.get("requestId") or context.aws_request_id)
 
 
-@app.post(contract.ROUTE_PREDICT)
+def _route(path: str) -> Callable[[Handler], Handler]:
+    """Register a route as contract.ROUTES declares it (path and method)."""
+    (route,) = (route for route in contract.ROUTES if route.path == path)
+    return app.route(route.path, method=route.method)
+
+
+@_route(contract.ROUTE_PREDICT)
 def predict() -> dict[str, Any]:
     event = app.current_event
     data = payload.image_bytes(
@@ -64,25 +87,26 @@ def predict() -> dict[str, Any]:
         is_base64_encoded=bool(event.is_base64_encoded),
     )
     image = prepare_image(data)
-    model = metadata.load()
+    # Whatever time is left after the endpoint's worst case: none is spent once init read it.
+    model = metadata.current(seconds_left=_seconds_left() - _ENDPOINT_WORST_S)
     scores = _classify(image)
     answer = responses.prediction(scores, model, request_id())
     _record_prediction(image, answer)
     return answer
 
 
-@app.get(contract.ROUTE_MODEL)
+@_route(contract.ROUTE_MODEL)
 def model_info() -> dict[str, Any]:
-    return responses.model_info(metadata.load(), request_id())
+    return responses.model_info(metadata.current(seconds_left=_seconds_left()), request_id())
 
 
-@app.get(contract.ROUTE_HEALTH)
+@_route(contract.ROUTE_HEALTH)
 def health() -> dict[str, Any]:
     # Liveness only: probing the endpoint here would bill inference for every health check.
     return {"status": "ok", "requestId": request_id()}
 
 
-@app.get(contract.ROUTE_OPENAPI)
+@_route(contract.ROUTE_OPENAPI)
 def openapi_document() -> dict[str, Any]:
     return openapi.document()
 

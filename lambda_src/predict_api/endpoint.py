@@ -25,7 +25,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from predict_api import contract
+import lesion_contract as contract
 from predict_api.errors import ConfigurationError, ModelTimeout, ModelUnavailable, Throttled
 
 _THROTTLING_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException"}
@@ -122,7 +122,7 @@ def _from_client_error(exc: ClientError) -> Throttled | ModelUnavailable:
     if code in _THROTTLING_CODES or (status == 429 and code != "ModelNotReadyException"):
         return Throttled(
             "The model endpoint is busy (throttled); retry in a moment.",
-            headers={"Retry-After": _RETRY_AFTER_S},
+            headers={contract.RETRY_AFTER_HEADER: _RETRY_AFTER_S},
         )
     if code == "ValidationError" and "not found" in message.lower():
         return ModelUnavailable("The model endpoint does not exist (yet); it may still be deploying.")

@@ -7,7 +7,7 @@ say what was wrong and what to do, and never echo the request's content.
 
 from __future__ import annotations
 
-from predict_api import contract
+import lesion_contract as contract
 
 
 class ApiError(Exception):

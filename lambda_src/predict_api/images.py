@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from predict_api import contract
+import lesion_contract as contract
 from predict_api.errors import BadRequest, ImageRejected
 
 if TYPE_CHECKING:

@@ -3,13 +3,17 @@
 MODEL_METADATA_URI names it: `s3://bucket/key/model.tar.gz` (the artifact the
 endpoint serves; the tar is streamed and reading stops at metadata.json),
 `s3://bucket/key/metadata.json`, or a local path to either (the local stack).
-A failed read is not cached, so the next request tries again.
+
+`preload()` reads it in the Lambda's init phase, within the contract's metadata
+budget, so a request never waits on S3 for it. A failed read is not cached: a
+request tries again, but only with the seconds its own time budget leaves
+(`current(seconds_left=…)`), so the client still gets JSON before the Lambda times out.
 """
 
 from __future__ import annotations
 
-import functools
 import json
+import logging
 import os
 import tarfile
 from collections.abc import Iterator
@@ -22,12 +26,16 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from predict_api import contract
+import lesion_contract as contract
 from predict_api.errors import ModelUnavailable
 
 CLASS_NAMES = ("benign", "malignant")  # the endpoint's output order, fixed by DESIGN.md
 _METADATA_NAME = "metadata.json"
 _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+# Below this a retry on the request path could not finish; answer 503 at once instead.
+_MIN_RETRY_S = 0.5
+_log = logging.getLogger(__name__)
+_loaded: ModelMetadata | None = None
 
 
 @dataclass(frozen=True)
@@ -44,23 +52,53 @@ class MetadataError(ModelUnavailable):
     """metadata.json is missing, unreadable or inconsistent with the API's contract."""
 
 
-@functools.cache
-def load() -> ModelMetadata:
-    """The metadata of the served model; cached after the first successful read."""
+def preload() -> None:
+    """Read the metadata now (the Lambda's init phase); a failure is logged and left to requests."""
+    try:
+        load()
+    except MetadataError as exc:
+        _log.warning("model metadata not loaded at init: %s", exc.message)
+
+
+def current(*, seconds_left: float) -> ModelMetadata:
+    """The metadata for a request: as read at init, else one bounded retry if `seconds_left` allows."""
+    if _loaded is not None:
+        return _loaded
+    if seconds_left < _MIN_RETRY_S:
+        raise MetadataError("The model metadata is not loaded yet; try again in a moment.")
+    return load(budget_s=seconds_left)
+
+
+def forget() -> None:
+    """Drop the cached metadata (tests; a new container starts without it anyway)."""
+    global _loaded
+    _loaded = None
+
+
+def load(*, budget_s: float | None = None) -> ModelMetadata:
+    """The metadata of the served model, cached after the first successful read.
+
+    `budget_s` bounds an S3 read to one attempt within that many seconds; without it
+    the read gets the contract's init budget.
+    """
+    global _loaded
+    if _loaded is not None:
+        return _loaded
     uri = os.environ.get(contract.ENV_MODEL_METADATA_URI, "").strip()
     if not uri:
         raise MetadataError(
             f"The model metadata location is not configured ({contract.ENV_MODEL_METADATA_URI})."
         )
     try:
-        with _open(uri) as stream:
+        with _open(uri, budget_s=budget_s) as stream:
             raw = _metadata_bytes(stream, is_tar=uri.endswith(_TAR_SUFFIXES))
         document = json.loads(raw)
     except MetadataError:
         raise
     except (OSError, ValueError, tarfile.TarError, BotoCoreError, ClientError) as exc:
         raise MetadataError(f"The model metadata could not be read ({type(exc).__name__}).") from exc
-    return parse(document)
+    _loaded = parse(document)
+    return _loaded
 
 
 def parse(document: Any) -> ModelMetadata:
@@ -84,18 +122,25 @@ def parse(document: Any) -> ModelMetadata:
     )
 
 
+def s3_config(budget_s: float | None = None) -> Config:
+    """The S3 client's bounds: the init budget, or one attempt split over `budget_s` seconds."""
+    # botocore's 60 s defaults would outlast the init phase and the Lambda timeout alike.
+    connect: float = contract.METADATA_CONNECT_TIMEOUT_S
+    read: float = contract.METADATA_READ_TIMEOUT_S
+    attempts = contract.METADATA_MAX_ATTEMPTS
+    if budget_s is not None:
+        connect = min(connect, budget_s / 3)
+        read, attempts = min(read, budget_s - connect), 1
+    retries = {"total_max_attempts": attempts, "mode": "standard"}
+    return Config(connect_timeout=connect, read_timeout=read, retries=retries)
+
+
 @contextmanager
-def _open(uri: str) -> Iterator[IO[bytes]]:
+def _open(uri: str, *, budget_s: float | None = None) -> Iterator[IO[bytes]]:
     parsed = urlparse(uri)
     if parsed.scheme == "s3":
         # The S3 client only on this path: the local stack's file path never pays for one.
-        # Bounded like the endpoint call: botocore's 60 s defaults would outlast the Lambda
-        # timeout, and the client would get API Gateway's bare 502 instead of the 503 JSON.
-        config = Config(
-            connect_timeout=contract.ENDPOINT_CONNECT_TIMEOUT_S,
-            read_timeout=contract.METADATA_READ_TIMEOUT_S,
-            retries={"total_max_attempts": 2, "mode": "standard"},
-        )
+        config = s3_config(budget_s)
         obj = (
             botocore.session.get_session()
             .create_client("s3", config=config)

@@ -15,16 +15,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from predict_api import contract
+import lesion_contract as contract
 
 OPENAPI_VERSION = "3.0.3"  # what API Gateway imports and most tooling reads
 API_VERSION = "1.0.0"
-ROUTES = (
-    ("post", contract.ROUTE_PREDICT),
-    ("get", contract.ROUTE_MODEL),
-    ("get", contract.ROUTE_HEALTH),
-    ("get", contract.ROUTE_OPENAPI),
-)
 _ERROR_DESCRIPTIONS = {
     400: "Empty body, bad base64 or JSON, not a JPEG/PNG/WebP image, or corrupt/truncated image data.",
     401: "No token, or an invalid or expired one (answered by the gateway).",
@@ -58,7 +52,7 @@ def _error_response(status: int) -> dict[str, Any]:
     if status != 401:  # the gateway answers 401 before the Lambda runs
         response["headers"] = {contract.REQUEST_ID_HEADER: _REQUEST_ID}
     if status == 429:
-        response["headers"]["Retry-After"] = {
+        response["headers"][contract.RETRY_AFTER_HEADER] = {
             "schema": {"type": "integer"},
             "description": "Seconds to wait.",
         }
@@ -77,7 +71,7 @@ def _responses(ok: dict[str, Any], statuses: tuple[int, ...]) -> dict[str, Any]:
     return {"200": ok, **{str(status): _error_response(status) for status in statuses}}
 
 
-def _predict_operation() -> dict[str, Any]:
+def _predict_operation(security: list[dict[str, list[str]]]) -> dict[str, Any]:
     binary = {"schema": {"type": "string", "format": "binary"}}
     content: dict[str, Any] = {content_type: binary for content_type in contract.IMAGE_CONTENT_TYPES}
     content[contract.JSON_CONTENT_TYPE] = {"schema": {"$ref": "#/components/schemas/ImageJson"}}
@@ -90,7 +84,7 @@ def _predict_operation() -> dict[str, Any]:
             "pixels). `label` is malignant when p(malignant) >= the model's threshold. "
             "A research tool, not a diagnosis."
         ),
-        "security": [{"cognito": []}],
+        "security": security,
         "requestBody": {"required": True, "content": content},
         "responses": _responses(
             _ok("Prediction", "The classification."), (400, 401, 413, 415, 422, 429, 500, 503, 504)
@@ -98,39 +92,53 @@ def _predict_operation() -> dict[str, Any]:
     }
 
 
-def _paths() -> dict[str, Any]:
+def _model_operation(security: list[dict[str, list[str]]]) -> dict[str, Any]:
     return {
-        contract.ROUTE_PREDICT: {"post": _predict_operation()},
-        contract.ROUTE_MODEL: {
-            "get": {
-                "operationId": "getModel",
-                "summary": "The served model's metadata: version, arch, threshold, validation metrics",
-                "security": [{"cognito": []}],
-                "responses": _responses(_ok("ModelInfo", "The model's metadata."), (401, 500, 503)),
-            }
-        },
-        contract.ROUTE_HEALTH: {
-            "get": {
-                "operationId": "health",
-                "summary": "Liveness of the API (does not call the model)",
-                "security": [],
-                "responses": _responses(_ok("Health", "The API is up."), (500,)),
-            }
-        },
-        contract.ROUTE_OPENAPI: {
-            "get": {
-                "operationId": "openapi",
-                "summary": "This document",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "The OpenAPI 3 document.",
-                        "content": {contract.JSON_CONTENT_TYPE: {"schema": {"type": "object"}}},
-                    }
-                },
+        "operationId": "getModel",
+        "summary": "The served model's metadata: version, arch, threshold, validation metrics",
+        "security": security,
+        "responses": _responses(_ok("ModelInfo", "The model's metadata."), (401, 500, 503)),
+    }
+
+
+def _health_operation(security: list[dict[str, list[str]]]) -> dict[str, Any]:
+    return {
+        "operationId": "health",
+        "summary": "Liveness of the API (does not call the model)",
+        "security": security,
+        "responses": _responses(_ok("Health", "The API is up."), (500,)),
+    }
+
+
+def _openapi_operation(security: list[dict[str, list[str]]]) -> dict[str, Any]:
+    return {
+        "operationId": "openapi",
+        "summary": "This document",
+        "security": security,
+        "responses": {
+            "200": {
+                "description": "The OpenAPI 3 document.",
+                "content": {contract.JSON_CONTENT_TYPE: {"schema": {"type": "object"}}},
             }
         },
     }
+
+
+_OPERATIONS = {
+    contract.ROUTE_PREDICT: _predict_operation,
+    contract.ROUTE_MODEL: _model_operation,
+    contract.ROUTE_HEALTH: _health_operation,
+    contract.ROUTE_OPENAPI: _openapi_operation,
+}
+
+
+def _paths() -> dict[str, Any]:
+    """One operation per route of contract.ROUTES; public routes need no token."""
+    paths: dict[str, Any] = {}
+    for route in contract.ROUTES:
+        security: list[dict[str, list[str]]] = [] if route.public else [{"cognito": []}]
+        paths.setdefault(route.path, {})[route.method.lower()] = _OPERATIONS[route.path](security)
+    return paths
 
 
 def _probability() -> dict[str, Any]:

@@ -14,7 +14,7 @@ import binascii
 import json
 from typing import Any
 
-from predict_api import contract
+import lesion_contract as contract
 from predict_api.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 _ACCEPTED = ", ".join((*contract.IMAGE_CONTENT_TYPES, contract.JSON_CONTENT_TYPE))

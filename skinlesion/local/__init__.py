@@ -8,13 +8,3 @@
 - `webserver`: serves `web/dist` with a local `config.json`.
 - `up`: starts everything, waits until a prediction succeeds, writes `.local/stack.json`.
 """
-
-import sys
-
-from skinlesion import REPO_ROOT
-
-# The gateway runs the real Lambda package (lambda_src/predict_api) in-process and everyone
-# here reads shared facts from predict_api.contract, so lambda_src must be importable.
-_LAMBDA_SRC = str(REPO_ROOT / "lambda_src")
-if _LAMBDA_SRC not in sys.path:
-    sys.path.append(_LAMBDA_SRC)

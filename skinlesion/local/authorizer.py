@@ -19,7 +19,8 @@ import urllib.request
 from typing import Any
 
 import jwt
-from predict_api import contract
+
+import lesion_contract as contract
 
 _ALGORITHM = "RS256"  # Cognito signs with RS256 only; anything else (incl. "none") is refused
 _JWKS_REFRESH_MIN_S = 30  # an unknown kid refetches the JWKS, at most this often

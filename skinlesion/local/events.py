@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from predict_api import contract
+import lesion_contract as contract
 
 LOCAL_ACCOUNT_ID = "123456789012"
 LOCAL_API_ID = "local"

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
-from predict_api import contract
-
+import lesion_contract as contract
 from skinlesion.local.authorizer import CognitoAuthorizer, Unauthorized, claims_as_api_gateway
 from skinlesion.local.events import HttpRequest, MalformedResult, http_response, proxy_event
 from skinlesion.local.httpbase import LocalHTTPServer, drain
@@ -29,15 +28,10 @@ from skinlesion.local.lambda_runtime import HandlerTimeout, LambdaInvoker, load_
 
 log = logging.getLogger(__name__)
 
-# The API's resources and methods (stacks/constructs/predict_api.py defines the same).
-ROUTES: dict[str, frozenset[str]] = {
-    contract.ROUTE_PREDICT: frozenset({"POST"}),
-    contract.ROUTE_MODEL: frozenset({"GET"}),
-    contract.ROUTE_HEALTH: frozenset({"GET"}),
-    contract.ROUTE_OPENAPI: frozenset({"GET"}),
-}
-CORS_ALLOW_HEADERS = "Authorization,Content-Type,X-Amz-Date,X-Api-Key,X-Amz-Security-Token"
-CORS_MAX_AGE_S = "600"
+# The API's resources and methods, as contract.ROUTES declares them for the stack too.
+ROUTES: dict[str, frozenset[str]] = {}
+for _route in contract.ROUTES:
+    ROUTES[_route.path] = ROUTES.get(_route.path, frozenset()) | {_route.method}
 
 
 @dataclass
@@ -170,7 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._gateway_json(status, body, request)
             return
         if request.method == "OPTIONS":
-            self._preflight(request, methods)
+            self._preflight(request)
             return
         claims = None
         if request.path not in contract.PUBLIC_ROUTES:
@@ -220,11 +214,12 @@ class _Handler(BaseHTTPRequestHandler):
             document["localStack"] = {name: "ok" if _safe(probe) else "down" for name, probe in probes}
         return json.dumps(document).encode()
 
-    def _preflight(self, request: HttpRequest, methods: frozenset[str]) -> None:
+    def _preflight(self, request: HttpRequest) -> None:
+        # API Gateway's default preflight (the stack's CorsOptions): the same answer on every resource.
         headers = self._cors() + [
-            ("Access-Control-Allow-Methods", ",".join(sorted(methods | {"OPTIONS"}))),
-            ("Access-Control-Allow-Headers", CORS_ALLOW_HEADERS),
-            ("Access-Control-Max-Age", CORS_MAX_AGE_S),
+            ("Access-Control-Allow-Methods", ",".join(contract.CORS_ALLOW_METHODS)),
+            ("Access-Control-Allow-Headers", ",".join(contract.CORS_ALLOW_HEADERS)),
+            ("Access-Control-Max-Age", str(contract.CORS_MAX_AGE_S)),
             ("x-amzn-RequestId", request.request_id),
         ]
         self._send(204, headers, b"")

@@ -26,8 +26,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from predict_api import contract
-
+import lesion_contract as contract
 from skinlesion import REPO_ROOT
 from skinlesion.local.httpbase import LocalHTTPServer, PortInUse, drain
 from skinlesion.local.model_runtime import Reply, ServedModel

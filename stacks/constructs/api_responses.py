@@ -7,7 +7,7 @@ import json
 from aws_cdk import Fn
 from aws_cdk import aws_apigateway as apigw
 
-from stacks.contract import contract
+import lesion_contract as contract
 
 # Gateway-generated errors in the API's error schema. $context.error.messageString is
 # already a quoted JSON string; $context.requestId matches the Lambda's requestId.
@@ -40,7 +40,7 @@ def add_gateway_responses(api: apigw.RestApi, allowed_origin: str) -> None:
     """CORS headers on every gateway error, so the browser can read a 401 and sign in again."""
     headers = {
         "Access-Control-Allow-Origin": Fn.join("", ["'", allowed_origin, "'"]),
-        "Access-Control-Allow-Headers": "'Authorization,Content-Type'",
+        "Access-Control-Allow-Headers": "'" + ",".join(contract.CORS_ALLOW_HEADERS) + "'",
         "Vary": "'Origin'",
     }
     for response_type, status, code, message in _GATEWAY_ERRORS:

@@ -11,10 +11,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+import lesion_contract as contract
 from stacks.config import EndpointSettings
 from stacks.constructs.model_source import ModelArtifact
 from stacks.constructs.sagemaker_image import inference_image_uri
-from stacks.contract import contract
 from stacks.nag import acknowledge
 
 VARIANT_NAME = "AllTraffic"

@@ -9,23 +9,16 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.bundling import LAMBDA_RUNTIME, python_lambda_code
+import lesion_contract as contract
+from stacks.bundling import CONTRACT_DIR, LAMBDA_RUNTIME, python_lambda_code
 from stacks.config import REPO_ROOT, ApiSettings
 from stacks.constructs.api_responses import add_gateway_responses, json_access_log_format
 from stacks.constructs.storage import logs_key
-from stacks.contract import contract
 from stacks.nag import LAMBDA_BASIC_EXECUTION, acknowledge
 
 PACKAGE_DIR = REPO_ROOT / "lambda_src" / "predict_api"
 HANDLER = "predict_api.app.handler"
 STAGE_NAME = "prod"
-# (route, method, needs a token); the Lambda's own router serves each one.
-ROUTES = (
-    (contract.ROUTE_PREDICT, "POST", True),
-    (contract.ROUTE_MODEL, "GET", True),
-    (contract.ROUTE_HEALTH, "GET", False),
-    (contract.ROUTE_OPENAPI, "GET", False),
-)
 
 
 # HIPAA Security findings on the predict Lambda, with why each does not apply here.
@@ -60,7 +53,7 @@ class PredictApi(Construct):
         settings: ApiSettings,
     ) -> None:
         super().__init__(scope, id_)
-        self.function = self._function(endpoint_name, model_metadata_uri, allowed_origin)
+        self.function = self._function(endpoint_name, model_metadata_uri, allowed_origin, settings)
         self.api = self._rest_api(allowed_origin, settings)
         add_gateway_responses(self.api, allowed_origin)
         authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[user_pool])
@@ -70,19 +63,23 @@ class PredictApi(Construct):
         integration = apigw.LambdaIntegration(
             self.function, proxy=True, timeout=Duration.seconds(contract.API_INTEGRATION_TIMEOUT_S)
         )
-        for path, verb, protected in ROUTES:
-            resource = self.api.root.resource_for_path(path)
+        # contract.ROUTES declares each route once; the Lambda's own router serves each one.
+        for route in contract.ROUTES:
+            resource = self.api.root.resource_for_path(route.path)
             method = resource.add_method(
-                verb,
+                route.method,
                 integration,
                 request_validator=validator,
-                authorizer=authorizer if protected else None,
-                authorization_type=apigw.AuthorizationType.COGNITO
-                if protected
-                else apigw.AuthorizationType.NONE,
+                authorizer=None if route.public else authorizer,
+                authorization_type=apigw.AuthorizationType.NONE
+                if route.public
+                else apigw.AuthorizationType.COGNITO,
             )
-            if not protected:
-                reason = f"{verb} {path} is public by design (DESIGN.md): probes and API docs need no token."
+            if route.public:
+                reason = (
+                    f"{route.method} {route.path} is public by design (DESIGN.md): "
+                    "probes and API docs need no token."
+                )
                 acknowledge(method, "AwsSolutions-APIG4", reason)
                 acknowledge(method, "AwsSolutions-COG4", reason)
         # Without a trailing slash, so clients append "/predict" etc. directly.
@@ -100,7 +97,9 @@ class PredictApi(Construct):
             ],
         )
 
-    def _function(self, endpoint_name: str, metadata_uri: str, allowed_origin: str) -> lambda_.Function:
+    def _function(
+        self, endpoint_name: str, metadata_uri: str, allowed_origin: str, settings: ApiSettings
+    ) -> lambda_.Function:
         log_group = logs.LogGroup(
             self,
             "FunctionLogs",
@@ -113,10 +112,10 @@ class PredictApi(Construct):
             "Function",
             runtime=LAMBDA_RUNTIME,
             architecture=lambda_.Architecture.X86_64,  # the bundle holds manylinux x86_64 wheels
-            code=python_lambda_code(PACKAGE_DIR),
+            code=python_lambda_code(PACKAGE_DIR, shared=[CONTRACT_DIR]),
             handler=HANDLER,
             timeout=Duration.seconds(contract.LAMBDA_TIMEOUT_S),
-            memory_size=1024,  # image decoding (Pillow); more memory also means more CPU
+            memory_size=settings.lambda_memory_mb,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             environment={
@@ -165,9 +164,9 @@ class PredictApi(Construct):
             cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=[allowed_origin],
-                allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type"],
-                max_age=Duration.hours(1),
+                allow_methods=list(contract.CORS_ALLOW_METHODS),
+                allow_headers=list(contract.CORS_ALLOW_HEADERS),
+                max_age=Duration.seconds(contract.CORS_MAX_AGE_S),
             ),
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE_NAME,

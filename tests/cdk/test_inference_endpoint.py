@@ -20,8 +20,8 @@ def test_model_runs_the_tf_serving_220_image_for_the_stack_region(template: Any)
 
 
 def test_model_batches_requests_like_the_local_model_server(template: Any) -> None:
+    import lesion_contract as contract
     from skinlesion.local.batching import DEFAULT_MAX_BATCH, DEFAULT_TIMEOUT_S
-    from stacks.contract import contract
 
     container = one(template, "AWS::SageMaker::Model")["Properties"]["PrimaryContainer"]
     assert container["Environment"] == contract.ENDPOINT_CONTAINER_ENV

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stacks.constructs.predict_api import ROUTES
-from stacks.contract import contract
+import lesion_contract as contract
 
 from .helpers import one, resources
 
@@ -60,7 +59,6 @@ def test_cognito_guards_every_method_except_options_health_and_openapi(template:
     authorizer = one(template, "AWS::ApiGateway::Authorizer")["Properties"]
     assert authorizer["Type"] == "COGNITO_USER_POOLS"
     assert authorizer["IdentitySource"] == "method.request.header.Authorization"
-    assert {path for path, _, protected in ROUTES if not protected} == set(contract.PUBLIC_ROUTES)
 
 
 def test_preflight_allows_only_the_site_origin(template: Any) -> None:
@@ -143,3 +141,18 @@ def _policy_statements(template: Any, role_prefix: str) -> list[dict[str, Any]]:
         if role_prefix in roles:
             statements += policy["Properties"]["PolicyDocument"]["Statement"]
     return statements
+
+
+def test_preflight_answers_the_contracts_cors_values(template: Any) -> None:
+    # The local gateway's preflight reads the same values (tests/local/test_gateway.py).
+    expected = {
+        "Access-Control-Allow-Methods": ",".join(contract.CORS_ALLOW_METHODS),
+        "Access-Control-Allow-Headers": ",".join(contract.CORS_ALLOW_HEADERS),
+        "Access-Control-Max-Age": str(contract.CORS_MAX_AGE_S),
+    }
+    for _, verb, props in _methods(template):
+        if verb != "OPTIONS":
+            continue
+        headers = props["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
+        got = {name: headers[f"method.response.header.{name}"].strip("'") for name in expected}
+        assert got == expected

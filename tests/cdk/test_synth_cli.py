@@ -84,6 +84,17 @@ def test_cdk_synth_writes_the_one_stack_with_its_outputs(cli_out: Path) -> None:
     assert list(bundle[0].parent.glob("PIL/_imaging.cpython-312-x86_64-linux-gnu.so")), (
         "Pillow for cp312 Linux"
     )
+    # The contract package ships beside the handler: the bundle alone (as /var/task) imports both.
+    probe = subprocess.run(
+        [sys.executable, "-S", "-c", "import predict_api.openapi as o; print(o.contract.__file__)"],
+        env={"PYTHONPATH": str(bundle[0].parent)},
+        cwd=bundle[0].parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    assert Path(probe.stdout.strip()).is_relative_to(bundle[0].parent)
 
 
 def test_cfn_lint_finds_no_errors_and_only_accepted_warnings(cli_out: Path) -> None:

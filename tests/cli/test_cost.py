@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from skinlesion import cli, cost
 
 PRICES = cost.load_prices()
+# The stack's defaults: no cdk.json context, no -c values.
+DEFAULTS = cost.settings_from_stack({}, root=Path("/nonexistent"))
 
 
 def test_price_table_records_its_date_region_and_sources() -> None:
@@ -22,7 +25,7 @@ def test_price_table_records_its_date_region_and_sources() -> None:
 
 def test_default_settings_cost() -> None:
     # GIVEN the stack's defaults: real-time ml.m5.large x1, serverless 2048 MB, training ml.p3.2xlarge x1
-    e = cost.estimate(cost.CostSettings(), PRICES)
+    e = cost.estimate(DEFAULTS, PRICES)
     # THEN each line is the table's price times the quantity
     assert e.training_run == pytest.approx(3.825 * 1.0)
     assert e.training_cap == pytest.approx(3.825 * 4.0)
@@ -40,7 +43,8 @@ def test_default_settings_cost() -> None:
 
 
 def test_larger_settings_cost() -> None:
-    s = cost.CostSettings(
+    s = cost.with_overrides(
+        DEFAULTS,
         endpoint_type="serverless",
         instance_type="ml.c5.xlarge",
         instance_count=2,
@@ -70,23 +74,12 @@ def test_unknown_instance_type_is_one_clear_line(capsys) -> None:
     assert err.count("\n") == 1
 
 
-def test_defaults_follow_the_stack_config() -> None:
-    config = cost._load_stack_config(cost.REPO_ROOT / "stacks" / "config.py")
-    app = config.AppConfig()
-    d = cost.CostSettings()
-    assert (d.endpoint_type, d.instance_type, d.instance_count, d.max_instances) == (
-        app.endpoint.endpoint_type,
-        app.endpoint.instance_type,
-        app.endpoint.instance_count,
-        app.endpoint.max_instances,
-    )
-    assert d.serverless_memory_mb == app.endpoint.serverless_memory_mb
-    assert (d.training_instance_type, d.training_instance_count, d.training_max_hours) == (
-        app.training.instance_type,
-        app.training.instance_count,
-        app.training.max_runtime_hours,
-    )
-    assert d.model_source == app.model.kind and d.region == app.region
+def test_settings_follow_the_stacks_own_rules() -> None:
+    # GIVEN only an instance count, WHEN the settings are read, THEN autoscaling's upper bound
+    # follows it as the stack's config does (max(2, count)), so cost sees what the deploy makes.
+    s = cost.settings_from_stack({"instanceCount": "3"}, root=Path("/nonexistent"))
+    assert (s.instance_count, s.max_instances) == (3, 3)
+    assert (DEFAULTS.instance_count, DEFAULTS.max_instances) == (1, 2)
 
 
 def test_context_values_change_the_estimate_like_cdk_deploy(capsys) -> None:
@@ -117,10 +110,5 @@ def test_report_shows_both_endpoint_types_source_and_warning(capsys) -> None:
 
 
 def test_explicit_flags_override_settings() -> None:
-    s = cost.with_overrides(cost.CostSettings(), instance_count=3, training_hours=None)
-    assert s.instance_count == 3 and s.training_hours == cost.CostSettings().training_hours
-
-
-def test_lambda_memory_assumption_is_the_stacks() -> None:
-    source = (cost.REPO_ROOT / "stacks" / "constructs" / "predict_api.py").read_text()
-    assert f"memory_size={cost.CostSettings().lambda_memory_mb}," in source
+    s = cost.with_overrides(DEFAULTS, instance_count=3, training_hours=None)
+    assert s.instance_count == 3 and s.training_hours == DEFAULTS.training_hours

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from predict_api import contract
 
+import lesion_contract as contract
 from skinlesion import images
 
 

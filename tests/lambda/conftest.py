@@ -58,9 +58,10 @@ class FakeLambdaContext:
     memory_limit_in_mb: int = 1024
     log_group_name: str = "/aws/lambda/skinlesion-predict"
     log_stream_name: str = "2026/11/29/[$LATEST]0123456789abcdef"
+    remaining_ms: int = 25_000  # a fresh invocation of the stack's 25 s function
 
     def get_remaining_time_in_millis(self) -> int:
-        return 25_000
+        return self.remaining_ms
 
 
 @pytest.fixture(scope="session")
@@ -92,22 +93,31 @@ def _env(sagemaker: FakeSageMakerRuntime, metadata_file: Path) -> dict[str, str]
     }
 
 
-@pytest.fixture(scope="session")
-def lambda_app(sagemaker: FakeSageMakerRuntime, metadata_file: Path) -> Iterator[ModuleType]:
-    """A fresh `predict_api.app` imported under the test environment."""
+def import_fresh_app(env: dict[str, str]) -> ModuleType:
+    """A new copy of `predict_api.app` imported under `env`, as a new Lambda container does."""
     with pytest.MonkeyPatch.context() as patch:
-        for key, value in _env(sagemaker, metadata_file).items():
+        for key, value in env.items():
             patch.setenv(key, value)
         earlier = {name: mod for name, mod in sys.modules.items() if name.split(".")[0] == "predict_api"}
         for name in earlier:
             del sys.modules[name]
         try:
-            module = importlib.import_module("predict_api.app")
+            return importlib.import_module("predict_api.app")
         finally:
             for name in [n for n in sys.modules if n.split(".")[0] == "predict_api"]:
                 del sys.modules[name]
             sys.modules.update(earlier)
-        yield module
+
+
+@pytest.fixture(scope="session")
+def lambda_env(sagemaker: FakeSageMakerRuntime, metadata_file: Path) -> dict[str, str]:
+    return _env(sagemaker, metadata_file)
+
+
+@pytest.fixture(scope="session")
+def lambda_app(lambda_env: dict[str, str]) -> ModuleType:
+    """A fresh `predict_api.app` imported under the test environment."""
+    return import_fresh_app(lambda_env)
 
 
 @pytest.fixture(autouse=True)
@@ -123,9 +133,9 @@ def _test_env(
     for key, value in _env(sagemaker, metadata_file).items():
         monkeypatch.setenv(key, value)
     sagemaker.reset()
-    app.metadata.load.cache_clear()
+    app.metadata.forget()
     yield
-    app.metadata.load.cache_clear()
+    app.metadata.forget()
 
 
 def make_event(
@@ -163,8 +173,8 @@ class Answer:
     body: dict[str, Any]
 
 
-def invoke(app: ModuleType, event: dict[str, Any]) -> Answer:
-    raw = app.handler(event, FakeLambdaContext())
+def invoke(app: ModuleType, event: dict[str, Any], context: FakeLambdaContext | None = None) -> Answer:
+    raw = app.handler(event, context or FakeLambdaContext())
     headers = {k.lower(): v[-1] for k, v in raw.get("multiValueHeaders", {}).items()}
     headers.update({k.lower(): v for k, v in (raw.get("headers") or {}).items()})
     return Answer(status=raw["statusCode"], headers=headers, body=json.loads(raw["body"]))

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
-from predict_api import contract, openapi
+from predict_api import openapi
+
+import lesion_contract as contract
 
 from . import imagegen
 from .conftest import invoke, make_event
@@ -22,8 +24,7 @@ def test_document_is_valid_openapi_3():
 
 def test_committed_docs_openapi_json_is_what_the_code_generates():
     assert COMMITTED.read_text(encoding="utf-8") == openapi.render(), (
-        "docs/openapi.json is stale: run `python -m predict_api.openapi --write docs/openapi.json` "
-        "(with lambda_src on PYTHONPATH)"
+        "docs/openapi.json is stale: run `python -m predict_api.openapi --write docs/openapi.json`"
     )
 
 
@@ -31,8 +32,8 @@ def test_every_route_the_resolver_serves_is_documented(lambda_app):
     resolver = lambda_app.app
     routes = [*resolver._static_routes, *resolver._dynamic_routes]
     served = {(route.method.lower(), route.path) for route in routes if route.method != "OPTIONS"}
-    assert served == set(openapi.ROUTES)
-    assert set(openapi.document()["paths"]) == {path for _, path in openapi.ROUTES}
+    assert served == {(route.method.lower(), route.path) for route in contract.ROUTES}
+    assert set(openapi.document()["paths"]) == {route.path for route in contract.ROUTES}
 
 
 def test_predict_documents_every_status_the_handler_can_answer():
@@ -50,9 +51,9 @@ def test_public_routes_need_no_token_and_the_rest_need_the_bearer_token():
         "type": "http",
         "scheme": "bearer",
     }
-    for method, path in openapi.ROUTES:
-        security = document["paths"][path][method]["security"]
-        assert security == ([] if path in contract.PUBLIC_ROUTES else [{"cognito": []}])
+    for route in contract.ROUTES:
+        security = document["paths"][route.path][route.method.lower()]["security"]
+        assert security == ([] if route.public else [{"cognito": []}])
 
 
 def _schema(name: str) -> OAS30Validator:

@@ -20,7 +20,8 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from PIL import Image
-from predict_api import contract
+
+import lesion_contract as contract
 
 pytestmark = pytest.mark.e2e
 UNAUTHORIZED = {"code": "unauthorized", "message": contract.GATEWAY_UNAUTHORIZED_MESSAGE}

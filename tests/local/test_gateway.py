@@ -8,6 +8,7 @@ import time
 import pytest
 import requests
 
+import lesion_contract as contract
 from skinlesion.local.authorizer import CognitoAuthorizer
 from skinlesion.local.gateway import Gateway, GatewayConfig
 from skinlesion.local.lambda_runtime import LambdaInvoker
@@ -72,6 +73,23 @@ def test_handler_gets_the_event_and_a_lambda_context(gateway_with):
     assert (response.status_code, response.text) == (200, "ok")
     assert seen["event"]["queryStringParameters"] == {"x": "1"}
     assert 0 < seen["remaining"] <= 5000
+
+
+@pytest.mark.parametrize("route", contract.ROUTES, ids=lambda route: route.path)
+def test_preflight_answers_the_contracts_cors_values_on_every_route(gateway_with, route):
+    # The stack's API Gateway preflight reads the same values (tests/cdk/test_predict_api.py).
+    calls = []
+    gateway = gateway_with(lambda e, c: calls.append(e))
+    response = requests.options(
+        f"{gateway.url}{route.path}",
+        headers={"Origin": ORIGIN, "Access-Control-Request-Method": route.method},
+        timeout=10,
+    )
+    assert response.status_code == 204 and calls == []
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert response.headers["Access-Control-Allow-Methods"] == ",".join(contract.CORS_ALLOW_METHODS)
+    assert response.headers["Access-Control-Allow-Headers"] == ",".join(contract.CORS_ALLOW_HEADERS)
+    assert response.headers["Access-Control-Max-Age"] == str(contract.CORS_MAX_AGE_S)
 
 
 def test_token_is_checked_before_the_handler_runs(gateway_with):

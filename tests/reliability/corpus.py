@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
-from predict_api import contract
+import lesion_contract as contract
 
 from . import images as im
 

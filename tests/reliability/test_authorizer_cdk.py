@@ -16,8 +16,8 @@ import json
 from typing import Any
 
 import pytest
-from predict_api import contract
 
+import lesion_contract as contract
 from skinlesion.local.gateway import ROUTES as LOCAL_ROUTES
 
 from .test_least_privilege import render

@@ -13,7 +13,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from predict_api import contract
+
+import lesion_contract as contract
 
 from . import corpus, wire
 from .logcapture import LogCapture

@@ -92,7 +92,9 @@ def test_bundled_dependencies_answer_the_corpus_as_the_venv_does() -> None:
         )
     if python is None:
         pytest.skip("no Python 3.12 (the Lambda runtime's version) installed here")
-    env = {"PYTHONPATH": os.pathsep.join([str(bundle), str(REPO / "lambda_src")]), "PATH": os.environ["PATH"]}
+    # The bundle's wheels, the handler package and the contract package the stack ships beside it.
+    code = [str(bundle), str(REPO / "lambda_src"), str(REPO)]
+    env = {"PYTHONPATH": os.pathsep.join(code), "PATH": os.environ["PATH"]}
     rows = handler_cases()
     run = subprocess.run([python, "-S", "-c", SCRIPT], input=json.dumps(rows), env=env,
                          capture_output=True, text=True, timeout=300)  # fmt: skip

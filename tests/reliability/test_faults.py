@@ -21,8 +21,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from predict_api import contract
 
+import lesion_contract as contract
 from skinlesion.local.authorizer import CognitoAuthorizer
 from skinlesion.local.gateway import Gateway, GatewayConfig
 

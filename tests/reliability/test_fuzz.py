@@ -16,8 +16,10 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from predict_api import contract, images, payload
+from predict_api import images, payload
 from predict_api.errors import ApiError
+
+import lesion_contract as contract
 
 from . import images as gen
 

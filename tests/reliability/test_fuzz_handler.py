@@ -19,12 +19,13 @@ import hypothesis
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from predict_api import contract
+
+import lesion_contract as contract
 
 from . import images as gen
 from .test_fuzz import CONTENT_TYPES, mutated_images
 
-ROUTES = (contract.ROUTE_PREDICT, contract.ROUTE_MODEL, contract.ROUTE_HEALTH, contract.ROUTE_OPENAPI)
+ROUTES = tuple(route.path for route in contract.ROUTES)
 CONTEXT = SimpleNamespace(
     function_name="predict-api-fuzz",
     memory_limit_in_mb=512,

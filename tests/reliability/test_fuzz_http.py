@@ -15,7 +15,8 @@ import hypothesis
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from predict_api import contract
+
+import lesion_contract as contract
 
 from . import wire
 from .test_fuzz import CONTENT_TYPES, mutated_images

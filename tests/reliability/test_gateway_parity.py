@@ -15,7 +15,8 @@ import socket
 from typing import Any
 
 import pytest
-from predict_api import contract
+
+import lesion_contract as contract
 
 from . import images, wire
 

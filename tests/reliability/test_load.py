@@ -20,7 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from predict_api import contract
+
+import lesion_contract as contract
 
 from . import corpus, images, load, wire
 from .summary import record

@@ -26,7 +26,8 @@ import moto
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from predict_api import contract
+
+import lesion_contract as contract
 
 from . import images, wire
 from .logcapture import LogCapture

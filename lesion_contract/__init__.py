@@ -1,10 +1,15 @@
-"""Facts the Lambda, the stack, the local stack and the tests share. One home for each.
+"""The API's contract: facts the stack, the Lambda, the local stack, the CLI and the tests share.
 
-Nothing here imports anything beyond the standard library, so `stacks/` and the
-local stack can import it without pulling in the Lambda's dependencies.
+One home for each: a route, a CORS value, a limit or a time budget is written here
+once and imported everywhere else (`import lesion_contract as contract`). Standard
+library only, so `stacks/`, the CLI and the local stack import it without the
+Lambda's dependencies; `stacks/bundling.py` ships it beside `predict_api` in the
+Lambda bundle.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 # --- Environment variables the predict Lambda reads (set by the stack and by the local stack).
 ENV_ENDPOINT_NAME = "ENDPOINT_NAME"  # required: the SageMaker endpoint to invoke
@@ -36,24 +41,64 @@ MAX_IMAGE_PIXELS = 50_000_000  # 50 MP: phone cameras stay below; Pillow's bomb 
 ENDPOINT_MAX_SIDE_PX = 1024
 ENDPOINT_JPEG_QUALITY = 90
 
-# --- Timeouts (seconds). Each layer gives up before the one in front of it.
+# --- Time budgets (seconds). Each layer gives up before the one in front of it, so a slow model
+# gets the handler's 504 JSON, never API Gateway's bare 504 (tests/lambda/test_budget.py sums them).
 API_INTEGRATION_TIMEOUT_S = 29  # API Gateway REST default integration timeout
 LAMBDA_TIMEOUT_S = 25  # < API_INTEGRATION_TIMEOUT_S
+LAMBDA_INIT_LIMIT_S = 10  # Lambda's init phase (module import) on an on-demand function
 ENDPOINT_CONNECT_TIMEOUT_S = 2
 # The model answers in tens of milliseconds; 8 s absorbs a cold or scaling instance while
-# 2 * (2 + 8) s = 20 s leaves the handler ~5 s for decoding a large image before the Lambda
-# timeout, so a slow endpoint gets the documented 504 JSON, never API Gateway's bare 502.
+# 2 * (2 + 8) s = 20 s leaves the handler HANDLER_WORK_BUDGET_S for decoding before the Lambda timeout.
 ENDPOINT_READ_TIMEOUT_S = 8
 ENDPOINT_MAX_ATTEMPTS = 2  # total attempts
-METADATA_READ_TIMEOUT_S = 5  # reading metadata.json from S3, once per container
+# botocore's standard retry mode backs off rand(0, 1) * 50 ms after a timeout.
+ENDPOINT_RETRY_BACKOFF_S = 0.05
+# What the handler does besides waiting on the endpoint: decoding and re-encoding an image of
+# up to MAX_IMAGE_PIXELS. Measured on the build machine: a 49 MP WebP took 4.4 s.
+HANDLER_WORK_BUDGET_S = 4.5
+# metadata.json is read at init (module import), not on the request path: from S3 at most
+# METADATA_MAX_ATTEMPTS * (connect + read) seconds, well inside the init phase's limit. Should
+# that read fail, a request retries it only with the time its own budget leaves.
+METADATA_CONNECT_TIMEOUT_S = 1
+METADATA_READ_TIMEOUT_S = 2
+METADATA_MAX_ATTEMPTS = 2
+# The import of the handler without the metadata read (measured, bench/lambda_package.py: under
+# 1 s wall on the shipped bundle), budgeted generously.
+LAMBDA_IMPORT_BUDGET_S = 2
 
-# --- Routes.
+# --- Routes: the one declaration the stack, the Lambda's router, the local gateway and the
+# OpenAPI document all read.
 ROUTE_PREDICT = "/predict"
 ROUTE_MODEL = "/model"
 ROUTE_HEALTH = "/health"
 ROUTE_OPENAPI = "/openapi.json"
-PUBLIC_ROUTES = (ROUTE_HEALTH, ROUTE_OPENAPI)  # no token needed (and OPTIONS everywhere)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One resource and method of the API; `public` routes need no token (OPTIONS never does)."""
+
+    path: str
+    method: str
+    public: bool = False
+
+
+ROUTES = (
+    Route(ROUTE_PREDICT, "POST"),
+    Route(ROUTE_MODEL, "GET"),
+    Route(ROUTE_HEALTH, "GET", public=True),
+    Route(ROUTE_OPENAPI, "GET", public=True),
+)
+PUBLIC_ROUTES = tuple(route.path for route in ROUTES if route.public)
+
+# --- CORS (the browser's preflight and the answers): API Gateway's preflight in the stack, the
+# Lambda's own headers and the local gateway all use these values.
+CORS_ALLOW_METHODS = tuple(sorted({route.method for route in ROUTES} | {"OPTIONS"}))
+CORS_ALLOW_HEADERS = ("Authorization", "Content-Type")  # what the web page and the CLI send
+CORS_MAX_AGE_S = 600  # how long a browser may cache a preflight answer
 REQUEST_ID_HEADER = "X-Request-Id"  # the correlation id, on every response of the Lambda
+RETRY_AFTER_HEADER = "Retry-After"
+CORS_EXPOSE_HEADERS = (REQUEST_ID_HEADER, RETRY_AFTER_HEADER)  # readable by the page
 
 # --- Observability defaults when POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE are unset.
 DEFAULT_SERVICE_NAME = "predict-api"
