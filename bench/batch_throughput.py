@@ -45,7 +45,8 @@ def prepare_images(folder: Path, count: int) -> str:
     per_class: dict[str, list[Path]] = {}
     for path in sources:
         per_class.setdefault(path.parent.name if SHARED.is_dir() else "malignant", []).append(path)
-    picked, i = [], 0
+    picked: list[Path] = []
+    i = 0
     while len(picked) < count:  # alternate classes; repeat when there are fewer files than asked
         for files in per_class.values():
             if len(picked) < count:

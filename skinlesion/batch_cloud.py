@@ -177,6 +177,7 @@ def row_from_output(rel: str, body: bytes, *, threshold: float, version: str) ->
         else:
             probs, score = value, None
         p_benign, p_malignant = float(probs[0]), float(probs[1])
+        lesion_score = None if score is None else float(score)
     except (ValueError, KeyError, IndexError, TypeError):
         return Row(rel, error_code="bad_answer", error_message=body[:200].decode("utf-8", "replace"))
     return Row(
@@ -186,7 +187,7 @@ def row_from_output(rel: str, body: bytes, *, threshold: float, version: str) ->
         p_malignant=p_malignant,
         threshold=threshold,
         model_version=version,
-        lesion_score=None if score is None else float(score),
+        lesion_score=lesion_score,
     )
 
 

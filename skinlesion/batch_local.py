@@ -129,21 +129,27 @@ def _retry_after(response: requests.Response) -> float | None:
 
 
 def _row(rel: str, answer: _Answer) -> Row:
-    body = answer.body if isinstance(answer.body, dict) else {}
+    body: dict[str, Any] = answer.body if isinstance(answer.body, dict) else {}
     if answer.status == 200:
         try:
             return row_from_answer(rel, body)
         except (KeyError, TypeError, ValueError):
             return Row(rel, error_code="bad_answer", error_message="200 without label and probabilities")
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    raw_error = body.get("error")
+    error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
     code = error.get("code") or _code_for(answer.status)
     message = str(error.get("message") or body.get("message") or answer.text.strip()[:200] or "no details")
     if code == REFUSAL_CODE:
-        score = body.get("lesionScore")
-        return Row(
-            rel, refused=True, lesion_score=None if score is None else float(score), error_message=message
-        )
+        return Row(rel, refused=True, lesion_score=_number(body.get("lesionScore")), error_message=message)
     return Row(rel, error_code=str(code), error_message=message)
+
+
+def _number(value: Any) -> float | None:
+    """A score from the API, or None when it is missing or not a number (never an exception)."""
+    try:
+        return None if value is None or isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _code_for(status: int | None) -> str:

@@ -323,3 +323,14 @@ def test_attach_joins_an_earlier_job_without_starting_one(aws, tmp_path) -> None
         rows = {row["path"]: row for row in csv.DictReader(handle)}
     assert rows["malignant/c.jpg"]["label"] == "malignant" and rows["malignant/d.jpg"]["error_code"]
     assert "Start the job?" not in _err.getvalue() and "instance hours" not in _err.getvalue()
+
+
+def test_output_records_become_rows_and_garbage_an_error_row() -> None:
+    row = batch_cloud.row_from_output("a.jpg", b"[0.7, 0.3]", threshold=0.3, version="v")
+    assert (row.label, row.p_benign, row.p_malignant, row.lesion_score) == ("malignant", 0.7, 0.3, None)
+    guarded = b'{"probabilities": [0.9, 0.1], "lesionScore": 0.8}'
+    row = batch_cloud.row_from_output("b.jpg", guarded, threshold=0.3, version="v")
+    assert (row.label, row.lesion_score) == ("benign", 0.8)
+    for garbage in (b"<html>", b"[0.5]", b'{"probabilities": [0.5, 0.5], "lesionScore": "high"}'):
+        row = batch_cloud.row_from_output("c.jpg", garbage, threshold=0.3, version="v")
+        assert (row.label, row.error_code) == ("", "bad_answer")
