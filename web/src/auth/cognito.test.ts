@@ -101,6 +101,13 @@ describe("CognitoClient SRP sign-in", () => {
     await expect(srpClient().signIn("ana", "x")).rejects.toMatchObject({ code: "BadChallenge" });
   });
 
+  it("says so instead of failing obscurely on a page without WebCrypto (plain http)", async () => {
+    const fake = fakeFetch({});
+    vi.stubGlobal("crypto", { getRandomValues: crypto.getRandomValues.bind(crypto) });
+    await expect(srpClient().signIn("ana", "x")).rejects.toMatchObject({ code: "InsecureContext", message: /https:/ });
+    expect(fake.calls).toHaveLength(0);
+  });
+
   it("needs the user pool id", () => {
     expect(() => new CognitoClient("https://c.test", "client123")).toThrow(/user pool id/);
   });
