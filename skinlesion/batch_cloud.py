@@ -64,35 +64,47 @@ def run_cloud(a: argparse.Namespace, fmt: str, err: TextIO, *, session: Any = No
     except (BotoCoreError, ClientError) as exc:
         err.write(f"skinlesion batch: {_aws_message(exc)}\n")
         return EXIT_USAGE
-    done = results.open()
-    start, code = time.monotonic(), EXIT_OK
-    try:
-        if a.attach is None:
-            err.write(estimate_text(plan))
-            if not confirm(a.yes, err):
-                err.write("Not started.\n")
-                return EXIT_USAGE
-            sm.create_transform_job(**job_request(plan))
-            err.write(f"Started {plan.job_name}; Ctrl-C stops it.\n")
-        status = wait_for_job(sm, s3, plan, err, poll=a.poll, progress=not a.no_progress)
-    except KeyboardInterrupt:
-        sm.stop_transform_job(TransformJobName=plan.job_name)
-        err.write(f"\nStopping {plan.job_name} (StopTransformJob); joining what it wrote so far.\n")
-        status, code = (
-            {"TransformJobStatus": "Stopping", "FailureReason": "stopped by Ctrl-C"},
-            EXIT_INTERRUPTED,
-        )
+    start = time.monotonic()
+    status, code = _run_job(a, sm, s3, plan, err)
+    if status is None:
+        return code
     rows = join_output(s3, plan, status, threshold=threshold, version=version)
+    done = results.open()
     for row in rows:
         if row.path not in done:
             results.write(row)
     results.close()
     all_rows = read_rows(a.out)
-    seconds = time.monotonic() - start
-    err.write(summary(all_rows, scored_now=len(rows), seconds=seconds, skipped=0))
+    err.write(summary(all_rows, scored_now=len(rows), seconds=time.monotonic() - start, skipped=0))
     if code:
         return code
     return EXIT_SOME_FAILED if any(r.error_code for r in all_rows) else EXIT_OK
+
+
+def _run_job(a: argparse.Namespace, sm: Any, s3: Any, plan: Plan, err: TextIO) -> tuple[Any, int]:
+    """(the job's last description, exit code); None when no job ran or AWS refused a call."""
+    started = a.attach is not None
+    try:
+        if not started:
+            err.write(estimate_text(plan))
+            if not confirm(a.yes, err):
+                err.write("Not started.\n")
+                return None, EXIT_USAGE
+            sm.create_transform_job(**job_request(plan))
+            started = True
+            err.write(f"Started {plan.job_name}; Ctrl-C stops it.\n")
+        return wait_for_job(sm, s3, plan, err, poll=a.poll, progress=not a.no_progress), EXIT_OK
+    except KeyboardInterrupt:
+        if not started:
+            err.write("\nNot started.\n")
+            return None, EXIT_INTERRUPTED
+        sm.stop_transform_job(TransformJobName=plan.job_name)
+        err.write(f"\nStopping {plan.job_name} (StopTransformJob); joining what it wrote so far.\n")
+        return {"TransformJobStatus": "Stopping", "FailureReason": "stopped by Ctrl-C"}, EXIT_INTERRUPTED
+    except (BotoCoreError, ClientError) as exc:
+        where = f" (job {plan.job_name}: --attach {plan.job_name} joins it later)" if started else ""
+        err.write(f"skinlesion batch: {_aws_message(exc)}{where}\n")
+        return None, EXIT_USAGE
 
 
 def _aws_message(exc: Exception) -> str:

@@ -225,6 +225,7 @@ def test_estimate_is_printed_and_nothing_starts_without_confirmation(aws, tmp_pa
     assert f"about {hours:.2f} instance hours, about ${hours * price:.2f}" in text
     assert "ml.c5.xlarge x2" in text and "estimates" in text
     assert "Pass --yes" in text and "Not started." in text
+    assert not (tmp_path / "r.csv").exists()
 
 
 class _Terminal(io.StringIO):
@@ -334,3 +335,31 @@ def test_output_records_become_rows_and_garbage_an_error_row() -> None:
     for garbage in (b"<html>", b"[0.5]", b'{"probabilities": [0.5, 0.5], "lesionScore": "high"}'):
         row = batch_cloud.row_from_output("c.jpg", garbage, threshold=0.3, version="v")
         assert (row.label, row.error_code) == ("", "bad_answer")
+
+
+def test_ctrl_c_at_the_prompt_starts_and_stops_nothing(aws, tmp_path, monkeypatch) -> None:
+    class Interrupted(_Terminal):
+        def readline(self, *args) -> str:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("sys.stdin", Interrupted())
+    _expect_model(aws.clients["stub"])  # neither create nor stop is stubbed: sending either fails the test
+    assert _run(aws, tmp_path / "r.csv") == 130
+    assert _err.getvalue().endswith("Not started.\n")
+
+
+def test_aws_refusing_the_job_is_one_line(aws, tmp_path) -> None:
+    stub = aws.clients["stub"]
+    _expect_model(stub)
+    stub.add_client_error(
+        "create_transform_job",
+        service_error_code="AccessDeniedException",
+        service_message="not authorized to perform: sagemaker:CreateTransformJob",
+        expected_params=EXPECTED_JOB,
+    )
+    assert _run(aws, tmp_path / "r.csv", "--yes") == 2
+    last = _err.getvalue().splitlines()[-1]
+    assert last == (
+        "skinlesion batch: AWS CreateTransformJob: AccessDeniedException: "
+        "not authorized to perform: sagemaker:CreateTransformJob"
+    )
