@@ -123,6 +123,22 @@ ERROR_CODES = {
     504: "model_timeout",
 }
 
+# --- The not-a-lesion guard (issue 14). A model whose metadata.json has "guard": {"threshold"}
+# also scores how much an image looks like a dermoscopic lesion image; below the threshold
+# the API answers 422 with this code and message (and "lesionScore"), never a label.
+NOT_A_LESION_CODE = "not_a_skin_lesion"
+NOT_A_LESION_MESSAGE = (
+    "This does not look like a dermoscopic image of a skin lesion. Expected: a dermoscopic image "
+    "of one skin lesion, centred (for example from a phone with a dermatoscope attachment)."
+)
+# Every error code a body can carry: one per status, plus the guard's second 422.
+ALL_ERROR_CODES = (*ERROR_CODES.values(), NOT_A_LESION_CODE)
+# The endpoint extension that returns the score (code/inference.py answers it): the Lambda sends
+# this CustomAttributes value (header X-Amzn-SageMaker-Custom-Attributes); the Accept value
+# selects it too. The answer is {"probabilities": [p_benign, p_malignant], "lesion_score": s}.
+GUARD_CUSTOM_ATTRIBUTES = "lesion-score=true"
+GUARD_ACCEPT = "application/vnd.skinlesion+json"
+
 # Body API Gateway's gateway responses (DEFAULT_4XX / DEFAULT_5XX / UNAUTHORIZED) return,
 # as a mapping template; the local gateway renders the same shape.
 GATEWAY_UNAUTHORIZED_MESSAGE = "Sign in again: the token is missing, invalid or expired."
@@ -134,9 +150,15 @@ GATEWAY_NOT_FOUND_MESSAGE = "No such route."
 # --- The SageMaker TF Serving container's settings on the deployed Model, mirrored by the
 # local model server (`skinlesion up`, unless --no-batching): server-side request batching
 # merges concurrent requests into one graph run (the container's own defaults for size and
-# wait), which raises throughput under load at no cost to a lone request.
+# wait), which raises throughput under load at no cost to a lone request. TF Serving then
+# refuses a request of more instances than the batch size (400 "Task size N is larger than
+# maximum input batch size 8"), so this is also the documented limit of a JSON batch sent to
+# the endpoint. The queue holds the container's default number of batches (one per CPU);
+# beyond it TF Serving answers 503 at once ("The batch scheduling queue ... is full").
+ENDPOINT_MAX_BATCH_SIZE = 8
+ENDPOINT_BATCH_TIMEOUT_MICROS = 1000
 ENDPOINT_CONTAINER_ENV = {
     "SAGEMAKER_TFS_ENABLE_BATCHING": "true",
-    "SAGEMAKER_TFS_MAX_BATCH_SIZE": "8",
-    "SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS": "1000",
+    "SAGEMAKER_TFS_MAX_BATCH_SIZE": str(ENDPOINT_MAX_BATCH_SIZE),
+    "SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS": str(ENDPOINT_BATCH_TIMEOUT_MICROS),
 }
