@@ -139,3 +139,54 @@ def test_wrong_password_is_one_line_and_writes_nothing(folder, tmp_path, stack_f
     )
     assert code == 3 and not out.exists()
     assert capsys.readouterr().err == "skinlesion batch: sign-in failed: incorrect username or password\n"
+
+
+def test_stack_option_finds_the_api_in_cloudformation_outputs(
+    folder, tmp_path, local_stack, moto_cognito, monkeypatch, capsys
+):
+    # GIVEN a deployed stack's outputs (moto CloudFormation) that point at the local API
+    import json
+
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", moto_cognito.endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    outputs = {
+        "ApiUrl": local_stack["apiUrl"],
+        "UserPoolClientId": local_stack["userPoolClientId"],
+        "UserPoolId": local_stack["userPoolId"],
+        "Region": "us-east-1",
+    }
+    boto3.client("cloudformation", region_name="us-east-1").create_stack(
+        StackName="BatchStackOption",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"T": {"Type": "AWS::SNS::Topic"}},
+                "Outputs": {k: {"Value": v} for k, v in outputs.items()},
+            }
+        ),
+    )
+    # WHEN batch finds the API through --stack (Cognito redirected to the local one)
+    out = tmp_path / "r.csv"
+    code = batch.main(
+        [
+            str(folder),
+            "--out",
+            str(out),
+            "--stack",
+            "BatchStackOption",
+            "--region",
+            "us-east-1",
+            "--cognito-endpoint",
+            local_stack["cognitoEndpoint"],
+            "--no-progress",
+            "--username",
+            local_stack["username"],
+            "--password",
+            local_stack["password"],
+        ]
+    )
+    # THEN the folder is scored by that API
+    assert code == 1  # the bad file
+    assert sum(r.scored for r in read_rows(out)) == len(list(folder.rglob("*.*"))) - 1
