@@ -30,6 +30,10 @@ _S3_PREFIX_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/(?:[^\s]*/
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[0-9]*x?large$|^ml\.[a-z0-9]+\.(?:medium|small)$")
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557)
+LOG_RETENTION_DAYS += (2922, 3288, 3653)
 
 
 class ConfigError(ValueError):
@@ -148,8 +152,16 @@ class EndpointSettings:
     target_invocations_per_instance: int = 100
     serverless_memory_mb: int = 2048
     serverless_max_concurrency: int = 5
+    # Model updates on a real-time endpoint (docs/operations.md): blue/green; with two or more
+    # instances a canary of this share of the new fleet first; each traffic step bakes this long
+    # with the endpoint alarms watched; the old fleet stays this much longer before it goes.
+    canary_percent: int = 25
+    baking_minutes: int = 10
+    termination_wait_minutes: int = 0
 
     def __post_init__(self) -> None:
+        if not 1 <= self.canary_percent <= 50:  # SageMaker: at most half of the new fleet
+            raise _fail("canaryPercent", self.canary_percent, "must be from 1 to 50", "25")
         if not _ENDPOINT_NAME.match(self.name):
             raise _fail("endpointName", self.name, "must be 1-63 letters, digits or hyphens", "skin-lesion")
         parse_choice("endpointType", self.endpoint_type, self.endpoint_type, ENDPOINT_TYPES)
@@ -176,6 +188,11 @@ class EndpointSettings:
     @property
     def serverless(self) -> bool:
         return self.endpoint_type == "serverless"
+
+    @property
+    def canary(self) -> bool:
+        """A canary needs two instances at least: one can carry the new model while one keeps the old."""
+        return not self.serverless and self.min_instances >= 2
 
     @property
     def instance_family(self) -> str:
@@ -244,6 +261,33 @@ class TrainingSettings:
 
 
 @dataclass(frozen=True)
+class MonitoringSettings:
+    """Who is told, and the alarms' thresholds (docs/operations.md explains each)."""
+
+    alarm_email: str | None = None
+    api_5xx_rate_pct: float = 5.0
+    api_p99_latency_ms: float = 5000.0
+    model_p99_latency_ms: float = 2000.0
+    endpoint_4xx_per_minute: int = 5
+    # The malignant share's band (percent): set it around the model's share on its validation data.
+    malignant_share_low_pct: float = 5.0
+    malignant_share_high_pct: float = 60.0
+    refusal_share_high_pct: float = 30.0
+    min_hourly_answers: int = 20
+    drift_hours: int = 3
+
+    def __post_init__(self) -> None:
+        if self.alarm_email is not None and not _EMAIL.match(self.alarm_email):
+            raise _fail("alarmEmail", self.alarm_email, "must be an e-mail address", "you@example.org")
+        if self.malignant_share_low_pct >= self.malignant_share_high_pct:
+            raise ConfigError(
+                f"context 'malignantShareMin' ({self.malignant_share_low_pct:g}) must be below "
+                f"'malignantShareMax' ({self.malignant_share_high_pct:g}); pass e.g. "
+                "`-c malignantShareMin=5 -c malignantShareMax=60`"
+            )
+
+
+@dataclass(frozen=True)
 class AppConfig:
     """Everything the stack needs, validated; built by `AppConfig.from_context`.
 
@@ -260,10 +304,19 @@ class AppConfig:
     api: ApiSettings = field(default_factory=ApiSettings)
     model: ModelSourceSettings = field(default_factory=ModelSourceSettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+    log_retention_days: int = 30  # every log group of the stack
 
     def __post_init__(self) -> None:
         if not _REGION.match(self.region):
             raise _fail("region", self.region, "must be an AWS region name", "eu-west-1")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise _fail(
+                "logRetentionDays",
+                self.log_retention_days,
+                f"must be one of CloudWatch's periods ({', '.join(map(str, LOG_RETENTION_DAYS))})",
+                "30",
+            )
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any], environ: Mapping[str, str]) -> AppConfig:
@@ -283,6 +336,10 @@ class AppConfig:
                 bundled_path=_path(get("bundledModelPath"), DEFAULT_BUNDLED_MODEL),
             ),
             training=_training_from(get),
+            monitoring=_monitoring_from(get),
+            log_retention_days=parse_int(
+                "logRetentionDays", get("logRetentionDays"), cls.log_retention_days, low=1, high=3653
+            ),
         )
 
 
@@ -335,6 +392,31 @@ def _endpoint_from(get: Callable[[str], Any]) -> EndpointSettings:
             d.serverless_max_concurrency,
             low=1,
             high=200,
+        ),
+        canary_percent=parse_int("canaryPercent", get("canaryPercent"), d.canary_percent, low=1, high=50),
+        baking_minutes=parse_int("bakingMinutes", get("bakingMinutes"), d.baking_minutes, low=0, high=60),
+        termination_wait_minutes=parse_int(
+            "terminationWaitMinutes",
+            get("terminationWaitMinutes"),
+            d.termination_wait_minutes,
+            low=0,
+            high=60,
+        ),
+    )
+
+
+def _monitoring_from(get: Callable[[str], Any]) -> MonitoringSettings:
+    d = MonitoringSettings
+    return MonitoringSettings(
+        alarm_email=parse_optional_str(get("alarmEmail")),
+        malignant_share_low_pct=parse_float(
+            "malignantShareMin", get("malignantShareMin"), d.malignant_share_low_pct, low=0, high=100
+        ),
+        malignant_share_high_pct=parse_float(
+            "malignantShareMax", get("malignantShareMax"), d.malignant_share_high_pct, low=0, high=100
+        ),
+        refusal_share_high_pct=parse_float(
+            "refusalShareMax", get("refusalShareMax"), d.refusal_share_high_pct, low=0, high=100
         ),
     )
 
