@@ -10,8 +10,6 @@ deploy can name them without a dependency cycle.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -23,26 +21,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from stacks.config import MonitoringSettings
 from stacks.constructs.monitoring_dashboard import build_dashboard
 from stacks.constructs.monitoring_metrics import ServiceMetrics
-
-
-@dataclass(frozen=True)
-class MonitoringSettings:
-    """Who is told, and the alarms' thresholds (docs/operations.md explains each)."""
-
-    alarm_email: str | None = None
-    api_5xx_rate_pct: float = 5.0
-    api_p99_latency_ms: float = 5000.0
-    model_p99_latency_ms: float = 2000.0
-    endpoint_4xx_per_minute: int = 5
-    # The malignant share's band: set it around the model's share on its validation data.
-    malignant_share_low_pct: float = 5.0
-    malignant_share_high_pct: float = 60.0
-    refusal_share_high_pct: float = 30.0
-    min_hourly_answers: int = 20
-    drift_hours: int = 3
-
 
 GT = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
 GE = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD

@@ -22,7 +22,8 @@ def _monitoring_stack(**settings: Any) -> Any:
     from aws_cdk import aws_lambda as lambda_
     from aws_cdk.assertions import Template
 
-    from stacks.constructs.monitoring import Monitoring, MonitoringSettings
+    from stacks.config import MonitoringSettings
+    from stacks.constructs.monitoring import Monitoring
     from stacks.constructs.monitoring_metrics import ServiceMetrics
 
     training = settings.pop("training_job_prefix", None)
