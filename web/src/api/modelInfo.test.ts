@@ -84,6 +84,41 @@ describe("parseModelInfo", () => {
     expect(info?.guard).toEqual({ threshold: 0.3, details: [] });
   });
 
+  it("reads model_src/loso.py's table: keeps the full recipe's rows of an ablation", () => {
+    const row = (variant: string, test: string, auc: number) => ({
+      variant,
+      recipe: {},
+      train_source: [test === "isic-dev" ? "isic-2017" : "isic-dev"],
+      test_source: test,
+      n: 100,
+      auc,
+      sensitivity: 0.9,
+      specificity: 0.5,
+      melanoma_vs_benign_auc: auc + 0.01,
+      ece: 0.1,
+    });
+    const info = parseModelInfo({
+      version: "v4",
+      metrics_by_source_split: "test",
+      leave_one_source_out: {
+        note: "train on the other source(s)…",
+        settings: { epochs: 6 },
+        rows: [row("old", "isic-dev", 0.6), row("old", "isic-2017", 0.61), row("+balance", "isic-dev", 0.7), row("+balance", "isic-2017", 0.71)],
+      },
+      guard: { threshold: 0.2, method: "mahalanobis", refusal_rate: { not_lesion: 0.995, clinical: 0.98 }, deep: { a: { b: 1 } } },
+    });
+    expect(info?.bySourceSplit).toBe("test");
+    expect(info?.leaveOneSourceOut).toEqual([
+      { variant: "+balance", trainSource: "isic-2017", testSource: "isic-dev", n: 100, auc: 0.7, sensitivity: 0.9, specificity: 0.5, melanomaAuc: 0.71 },
+      { variant: "+balance", trainSource: "isic-dev", testSource: "isic-2017", n: 100, auc: 0.71, sensitivity: 0.9, specificity: 0.5, melanomaAuc: 0.72 },
+    ]);
+    expect(info?.guard?.details).toEqual([
+      ["method", "mahalanobis"],
+      ["refusal_rate · not_lesion", 0.995],
+      ["refusal_rate · clinical", 0.98],
+    ]);
+  });
+
   it("drops malformed parts instead of failing", () => {
     const info = parseModelInfo({
       version: "v3",

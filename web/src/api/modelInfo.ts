@@ -11,6 +11,8 @@ export interface Figures {
   sensitivity?: number;
   specificity?: number;
   n?: number;
+  /** Melanoma against benign lesions only (sources label "malignant" differently). */
+  melanomaAuc?: number;
 }
 
 export interface SourceFigures extends Figures {
@@ -21,6 +23,8 @@ export interface SourceFigures extends Figures {
 export interface TransferFigures extends Figures {
   trainSource: string;
   testSource: string;
+  /** The recipe variant of an ablation table; only the last (full) recipe's rows are kept. */
+  variant?: string;
 }
 
 export interface GuardInfo {
@@ -36,6 +40,8 @@ export interface ModelInfo {
   trainedAt?: string;
   validation?: Figures;
   bySource: SourceFigures[];
+  /** Which split the per-source figures come from ("test" or "validation"), when said. */
+  bySourceSplit?: string;
   leaveOneSourceOut: TransferFigures[];
   guard?: GuardInfo;
 }
@@ -63,6 +69,7 @@ function figures(raw: unknown): Figures {
     sensitivity: finite(raw.sensitivity),
     specificity: finite(raw.specificity),
     n: finite(raw.n),
+    melanomaAuc: finite(pick(raw, "melanoma_vs_benign_auc", "melanomaVsBenignAuc")),
   };
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as Figures;
 }
@@ -93,14 +100,30 @@ function transferRow(row: Json, key?: string): TransferFigures | null {
   const test = pick(row, "test_source", "testSource", "test", "held_out", "heldOut") ?? pair?.[1] ?? key;
   if (typeof test !== "string") return null;
   const trainSource = typeof train === "string" ? train : Array.isArray(train) ? train.join(" + ") : "the other sources";
-  return { trainSource, testSource: test, ...figures(row) };
+  const variant = typeof row.variant === "string" ? { variant: row.variant } : {};
+  return { trainSource, testSource: test, ...variant, ...figures(row) };
 }
 
 function leaveOneSourceOut(raw: unknown): TransferFigures[] {
-  if (isObject(raw) && Array.isArray(raw.rows)) raw = raw.rows; // {"rows": [...], ...} also read
-  if (Array.isArray(raw)) return raw.filter(isObject).flatMap((row) => transferRow(row) ?? []);
-  if (!isObject(raw)) return [];
-  return Object.entries(raw).flatMap(([key, value]) => (isObject(value) ? (transferRow(value, key) ?? []) : []));
+  if (isObject(raw) && Array.isArray(raw.rows)) raw = raw.rows; // model_src/loso.py's {"rows": [...], ...}
+  let rows: TransferFigures[] = [];
+  if (Array.isArray(raw)) rows = raw.filter(isObject).flatMap((row) => transferRow(row) ?? []);
+  else if (isObject(raw)) {
+    rows = Object.entries(raw).flatMap(([key, value]) => (isObject(value) ? (transferRow(value, key) ?? []) : []));
+  }
+  // An ablation table lists every recipe variant, cumulative: the last one is the full recipe.
+  const last = [...rows].reverse().find((row) => row.variant !== undefined)?.variant;
+  return last === undefined ? rows : rows.filter((row) => row.variant === last);
+}
+
+/** Scalars of the guard's metadata, one level of nesting flattened ("refusal rate · clinical"). */
+function scalars(raw: Json, prefix = ""): [string, string | number][] {
+  return Object.entries(raw).flatMap(([key, value]): [string, string | number][] => {
+    const name = prefix ? `${prefix} · ${key}` : key;
+    if (/threshold/i.test(key) && !prefix) return [];
+    if (typeof value === "string" || finite(value) !== undefined) return [[name, value as string | number]];
+    return isObject(value) && !prefix ? scalars(value, key) : [];
+  });
 }
 
 function guard(body: Json): GuardInfo | undefined {
@@ -109,13 +132,7 @@ function guard(body: Json): GuardInfo | undefined {
   const nested = isObject(raw) ? finite(pick(raw, "threshold", "guard_threshold", "guardThreshold")) : finite(raw);
   const threshold = nested ?? flat;
   if (threshold === undefined) return undefined;
-  const details = isObject(raw)
-    ? Object.entries(raw).filter(
-        (entry): entry is [string, string | number] =>
-          !/threshold/i.test(entry[0]) && (typeof entry[1] === "string" || finite(entry[1]) !== undefined),
-      )
-    : [];
-  return { threshold, details };
+  return { threshold, details: isObject(raw) ? scalars(raw) : [] };
 }
 
 /** Reads GET /model's JSON; null when it lacks even a version (not a model answer). */
@@ -130,6 +147,7 @@ export function parseModelInfo(body: unknown): ModelInfo | null {
     trainedAt: typeof trainedAt === "string" ? trainedAt : undefined,
     validation: Object.keys(validation).length > 0 ? validation : undefined,
     bySource: bySource(pick(body, "metrics_by_source", "metricsBySource")),
+    bySourceSplit: typeof body.metrics_by_source_split === "string" ? body.metrics_by_source_split : undefined,
     leaveOneSourceOut: leaveOneSourceOut(
       pick(body, "leave_one_source_out", "leaveOneSourceOut", "loso", "leave_one_source_out_metrics"),
     ),

@@ -50,6 +50,20 @@ describe("About this model", () => {
     expect(within(about).getByText("Malignant threshold").nextElementSibling).toHaveTextContent("0.27");
   });
 
+  it("names the split and adds the melanoma-only AUC where the metadata has them", async () => {
+    const about = await openAbout({
+      ...NEW_MODEL,
+      metrics_by_source_split: "test",
+      metrics_by_source: { "isic-2017": { auc: 0.8, melanoma_vs_benign_auc: 0.83, sensitivity: 0.9, specificity: 0.5, n: 600 } },
+    });
+    const table = within(about).getByRole("table", { name: /^Held-back test by image source/ });
+    expect(within(table).getByRole("columnheader", { name: "Melanoma vs benign AUC" })).toBeInTheDocument();
+    const row = within(table).getByRole("row", { name: /isic-2017/ });
+    expect(within(row).getAllByRole("cell").map((c) => c.textContent)).toEqual(["0.80", "0.83", "0.90", "0.50", "600"]);
+    const loso = within(about).getByRole("table", { name: /Leave one source out/ });
+    expect(within(loso).queryByRole("columnheader", { name: "Melanoma vs benign AUC" })).not.toBeInTheDocument();
+  });
+
   it("accepts the camelCase guardThreshold", async () => {
     const about = await openAbout({ ...NEW_MODEL, guard: undefined, guardThreshold: 0.5 });
     expect(within(about).getByText("Lesion-image guard threshold").nextElementSibling).toHaveTextContent(/^0\.500/);

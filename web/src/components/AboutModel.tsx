@@ -10,10 +10,11 @@ function fixed(value: number | undefined, digits = 2): string {
   return value === undefined ? "—" : value.toFixed(digits);
 }
 
-function FigureCells({ figures }: { figures: Figures }) {
+function FigureCells({ figures, melanoma }: { figures: Figures; melanoma: boolean }) {
   return (
     <>
       <td>{fixed(figures.auc)}</td>
+      {melanoma ? <td>{fixed(figures.melanomaAuc)}</td> : null}
       <td>{fixed(figures.sensitivity)}</td>
       <td>{fixed(figures.specificity)}</td>
       <td>{figures.n === undefined ? "—" : figures.n}</td>
@@ -21,9 +22,16 @@ function FigureCells({ figures }: { figures: Figures }) {
   );
 }
 
-const FIGURE_HEADERS = ["ROC AUC", "Sensitivity", "Specificity", "Images"];
+interface Row {
+  key: string;
+  cells: string[];
+  figures: Figures;
+}
 
-function FigureTable({ caption, first, rows }: { caption: string; first: string[]; rows: { key: string; cells: string[]; figures: Figures }[] }) {
+function FigureTable({ caption, first, rows }: { caption: string; first: string[]; rows: Row[] }) {
+  // The melanoma-only AUC where the metadata has it: "malignant" means different things per source.
+  const melanoma = rows.some((row) => row.figures.melanomaAuc !== undefined);
+  const headers = ["ROC AUC", ...(melanoma ? ["Melanoma vs benign AUC"] : []), "Sensitivity", "Specificity", "Images"];
   return (
     <table className="figures">
       <caption>{caption}</caption>
@@ -34,7 +42,7 @@ function FigureTable({ caption, first, rows }: { caption: string; first: string[
               {name}
             </th>
           ))}
-          {FIGURE_HEADERS.map((name) => (
+          {headers.map((name) => (
             <th key={name} scope="col">
               {name}
             </th>
@@ -55,7 +63,7 @@ function FigureTable({ caption, first, rows }: { caption: string; first: string[
                 </td>
               ),
             )}
-            <FigureCells figures={row.figures} />
+            <FigureCells figures={row.figures} melanoma={melanoma} />
           </tr>
         ))}
       </tbody>
@@ -65,6 +73,8 @@ function FigureTable({ caption, first, rows }: { caption: string; first: string[
 
 export function AboutModel({ info }: { info: ModelInfo }) {
   const { validation, bySource, leaveOneSourceOut, guard } = info;
+  const split = info.bySourceSplit === "test" ? "Held-back test" : "Validation";
+  const variant = leaveOneSourceOut[0]?.variant;
   return (
     <details className="card about">
       <summary className="about-summary">About this model</summary>
@@ -116,14 +126,14 @@ export function AboutModel({ info }: { info: ModelInfo }) {
       ) : null}
       {bySource.length > 0 ? (
         <FigureTable
-          caption="Validation by image source, at the malignant threshold"
+          caption={`${split} by image source, at the malignant threshold`}
           first={["Source"]}
           rows={bySource.map((row) => ({ key: row.source, cells: [row.source], figures: row }))}
         />
       ) : null}
       {leaveOneSourceOut.length > 0 ? (
         <FigureTable
-          caption="Leave one source out: trained without a source, tested on it (the estimate for a clinic never seen)"
+          caption={`Leave one source out: trained without a source, tested on it (the estimate for a clinic never seen)${variant ? `; recipe ${variant}` : ""}`}
           first={["Tested on", "Trained on"]}
           rows={leaveOneSourceOut.map((row) => ({
             key: `${row.trainSource}→${row.testSource}`,
