@@ -22,7 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import lesion_contract as contract
-from predict_api import endpoint, metadata, openapi, payload, responses
+from predict_api import endpoint, guard, metadata, openapi, payload, responses
 from predict_api.errors import ApiError
 from predict_api.images import PreparedImage, prepare_image
 
@@ -82,22 +82,38 @@ def _route(path: str) -> Callable[[Handler], Handler]:
 def predict() -> dict[str, Any]:
     event = app.current_event
     data = payload.image_bytes(
-        content_type=event.get_header_value("content-type"),
+        content_type=_header("content-type"),
         body=event.body,
         is_base64_encoded=bool(event.is_base64_encoded),
     )
     image = prepare_image(data)
     # Whatever time is left after the endpoint's worst case: none is spent once init read it.
     model = metadata.current(seconds_left=_seconds_left() - _ENDPOINT_WORST_S)
-    scores = _classify(image)
+    limit = guard.threshold(model)
+    scores = _classify(image, lesion_score=limit is not None)
+    guard.check(scores, limit)  # raises NotALesion (422): no label for what is not a lesion image
     answer = responses.prediction(scores, model, request_id())
     _record_prediction(image, answer)
     return answer
 
 
+def _header(name: str) -> str | None:
+    """A request header from either map API Gateway sends, through Powertools' event helper.
+
+    `resolved_headers_field` is `multiValueHeaders` when the event has it, else `headers`
+    (both case-insensitive); of a repeated header the last value counts, as in API
+    Gateway's single-value map.
+    """
+    value = app.current_event.resolved_headers_field.get(name)
+    if isinstance(value, list):
+        return str(value[-1]) if value else None
+    return value
+
+
 @_route(contract.ROUTE_MODEL)
 def model_info() -> dict[str, Any]:
-    return responses.model_info(metadata.current(seconds_left=_seconds_left()), request_id())
+    model = metadata.current(seconds_left=_seconds_left())
+    return responses.model_info(model, request_id(), guard=guard.public(model))
 
 
 @_route(contract.ROUTE_HEALTH)
@@ -112,10 +128,12 @@ def openapi_document() -> dict[str, Any]:
 
 
 @tracer.capture_method(capture_response=False)
-def _classify(image: PreparedImage) -> endpoint.Scores:
+def _classify(image: PreparedImage, *, lesion_score: bool) -> endpoint.Scores:
     started = time.perf_counter()
     try:
-        return endpoint.classify(image.body)
+        if lesion_score:
+            return endpoint.classify(image.body, lesion_score=True)
+        return endpoint.classify(image.body)  # a model without a guard: exactly the original call
     finally:
         elapsed_ms = (time.perf_counter() - started) * 1000
         metrics.add_metric(name="EndpointLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)

@@ -7,6 +7,8 @@ say what was wrong and what to do, and never echo the request's content.
 
 from __future__ import annotations
 
+from typing import Any
+
 import lesion_contract as contract
 
 
@@ -23,6 +25,11 @@ class ApiError(Exception):
     @property
     def code(self) -> str:
         return contract.ERROR_CODES[self.status]
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Fields the body carries beside "error" and "requestId" (none for most errors)."""
+        return {}
 
 
 class BadRequest(ApiError):
@@ -47,6 +54,27 @@ class ImageRejected(ApiError):
     """A real image the model cannot classify: too small or too many pixels (422)."""
 
     status = 422
+
+
+class NotALesion(ApiError):
+    """The model's guard scored the image below its threshold: not a dermoscopic lesion image (422).
+
+    The body adds `lesionScore`; no label or probabilities are given for such an image.
+    """
+
+    status = 422
+
+    def __init__(self, lesion_score: float) -> None:
+        super().__init__(contract.NOT_A_LESION_MESSAGE)
+        self.lesion_score = lesion_score
+
+    @property
+    def code(self) -> str:
+        return contract.NOT_A_LESION_CODE
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return {"lesionScore": round(self.lesion_score, 6)}
 
 
 class Throttled(ApiError):

@@ -23,6 +23,8 @@ MODEL_FIELDS = (
     "input_size",
     "threshold",
     "validation_metrics",
+    "metrics_by_source",  # per data source, when the training data had several
+    "leave_one_source_out",  # trained without a source, scored on it (when measured)
     "trained_at",
     "dataset",
     "framework",
@@ -47,18 +49,25 @@ def prediction(scores: Scores, model: ModelMetadata, request_id: str) -> dict[st
     }
 
 
-def model_info(model: ModelMetadata, request_id: str) -> dict[str, Any]:
-    """The 200 body of GET /model."""
+def model_info(model: ModelMetadata, request_id: str, guard: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The 200 body of GET /model; `guard` (guard.public) when the model has one."""
     body = {key: model.document[key] for key in MODEL_FIELDS if key in model.document}
     body["threshold"] = model.threshold
+    if guard is not None:
+        body["guard"] = guard
     return {**body, "requestId": request_id}
 
 
 def error(
-    status: int, code: str, message: str, request_id: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    request_id: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
-    """The error response every failure path ends in."""
-    body = {"error": {"code": code, "message": message}, "requestId": request_id}
+    """The error response every failure path ends in; `extra` adds fields (the guard's lesionScore)."""
+    body = {"error": {"code": code, "message": message}, **(extra or {}), "requestId": request_id}
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
@@ -68,4 +77,4 @@ def error(
 
 
 def api_error(exc: ApiError, request_id: str) -> Response:
-    return error(exc.status, exc.code, exc.message, request_id, exc.headers)
+    return error(exc.status, exc.code, exc.message, request_id, exc.headers, exc.extra)

@@ -101,7 +101,7 @@ def test_metadata_that_cannot_be_read_is_model_unavailable(lambda_app, sagemaker
 
 
 def test_a_bug_is_a_json_500_without_details(lambda_app, monkeypatch, captured_output):
-    def broken(_image: bytes) -> None:
+    def broken(_image: bytes, **_: object) -> None:
         raise RuntimeError("secret internals: /var/task/predict_api")
 
     monkeypatch.setattr(lambda_app.endpoint, "classify", broken)
@@ -139,3 +139,38 @@ def test_a_function_without_endpoint_name_fails_at_init_saying_what_to_set():
 
     assert result.returncode != 0
     assert "ConfigurationError: ENDPOINT_NAME is not set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("original", "status", "code"),
+    [
+        (400, 400, "bad_request"),
+        (415, 400, "bad_request"),
+        (413, 422, "image_rejected"),
+        (422, 422, "image_rejected"),
+    ],
+)
+def test_model_error_carrying_a_container_4xx_is_a_client_error_not_503(
+    lambda_app, sagemaker, original, status, code
+):
+    # GIVEN the container refused the request itself (SageMaker: 424 ModelError, OriginalStatusCode 4xx)
+    sagemaker.state.mode = "model_client_error"
+    sagemaker.state.original_status = original
+
+    answer = _predict(lambda_app)
+
+    # THEN the client hears it was the image, not a 5xx, and the call was not retried
+    assert (answer.status, answer.body["error"]["code"]) == (status, code), answer.body
+    assert "model could not" in answer.body["error"]["message"]
+    assert len(sagemaker.state.invocations) == 1
+
+
+def test_model_error_for_a_full_batching_queue_is_throttled_with_retry_after(lambda_app, sagemaker):
+    # TF Serving's batching queue is full (Unavailable -> the container's 503): busy, not broken.
+    sagemaker.state.mode = "model_client_error"
+    sagemaker.state.original_status = 503
+
+    answer = _predict(lambda_app)
+
+    assert (answer.status, answer.body["error"]["code"]) == (429, "throttled"), answer.body
+    assert answer.headers["retry-after"] == "1"
