@@ -17,18 +17,20 @@ import json
 import sys
 import tarfile
 import time
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+import lesion_contract as contract
 from skinlesion import cost
 from skinlesion.batch_cloud_plan import Plan, confirm, estimate_text, make_plan, split_s3_uri
 from skinlesion.batch_output import ResultsFile, Row, read_rows
 from skinlesion.batch_summary import Progress, summary
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-CONTENT_TYPE = "application/x-image"  # inference.py's one-image type: the bytes as they are
+CONTENT_TYPE = contract.ENDPOINT_CONTENT_TYPE  # the one-image type the API sends too: the bytes as they are
 TERMINAL = ("Completed", "Failed", "Stopped")
 METADATA_NAME = "metadata.json"
 
@@ -57,7 +59,7 @@ def run_cloud(a: argparse.Namespace, fmt: str, err: TextIO, *, session: Any = No
     try:
         results = ResultsFile(a.out, fmt)
         plan = make_plan(a, sm, s3, session.client("cloudformation"), cost.load_prices())
-        threshold, version = model_threshold(sm, s3, plan.model_name)
+        model = model_info(sm, s3, plan.model_name)
     except (ValueError, KeyError, tarfile.TarError, cost.CostError) as exc:
         err.write(f"skinlesion batch: {exc}\n")
         return EXIT_USAGE
@@ -65,10 +67,10 @@ def run_cloud(a: argparse.Namespace, fmt: str, err: TextIO, *, session: Any = No
         err.write(f"skinlesion batch: {_aws_message(exc)}\n")
         return EXIT_USAGE
     start = time.monotonic()
-    status, code = _run_job(a, sm, s3, plan, err)
+    status, code = _run_job(a, sm, s3, plan, model, err)
     if status is None:
         return code
-    rows = join_output(s3, plan, status, threshold=threshold, version=version)
+    rows = join_output(s3, plan, status, model)
     done = results.open()
     for row in rows:
         if row.path not in done:
@@ -81,7 +83,9 @@ def run_cloud(a: argparse.Namespace, fmt: str, err: TextIO, *, session: Any = No
     return EXIT_SOME_FAILED if any(r.error_code for r in all_rows) else EXIT_OK
 
 
-def _run_job(a: argparse.Namespace, sm: Any, s3: Any, plan: Plan, err: TextIO) -> tuple[Any, int]:
+def _run_job(
+    a: argparse.Namespace, sm: Any, s3: Any, plan: Plan, model: ModelInfo, err: TextIO
+) -> tuple[Any, int]:
     """(the job's last description, exit code); None when no job ran or AWS refused a call."""
     started = a.attach is not None
     try:
@@ -90,7 +94,7 @@ def _run_job(a: argparse.Namespace, sm: Any, s3: Any, plan: Plan, err: TextIO) -
             if not confirm(a.yes, err):
                 err.write("Not started.\n")
                 return None, EXIT_USAGE
-            sm.create_transform_job(**job_request(plan))
+            sm.create_transform_job(**job_request(plan, guard=model.guard_threshold is not None))
             started = True
             err.write(f"Started {plan.job_name}; Ctrl-C stops it.\n")
         return wait_for_job(sm, s3, plan, err, poll=a.poll, progress=not a.no_progress), EXIT_OK
@@ -114,8 +118,12 @@ def _aws_message(exc: Exception) -> str:
     return f"AWS: {exc}"
 
 
-def job_request(plan: Plan) -> dict[str, Any]:
-    """CreateTransformJob's parameters: one image file per request, JSON out, nothing assembled."""
+def job_request(plan: Plan, *, guard: bool = False) -> dict[str, Any]:
+    """CreateTransformJob's parameters: one image file per request, JSON out, nothing assembled.
+
+    With a guard in the model, Accept asks inference.py for the lesion score too (the contract's
+    extension; a transform job cannot send CustomAttributes, Accept selects it as well).
+    """
     return {
         "TransformJobName": plan.job_name,
         "ModelName": plan.model_name,
@@ -131,7 +139,7 @@ def job_request(plan: Plan) -> dict[str, Any]:
         },
         "TransformOutput": {
             "S3OutputPath": plan.output_uri,
-            "Accept": "application/json",
+            "Accept": contract.GUARD_ACCEPT if guard else contract.JSON_CONTENT_TYPE,
             "AssembleWith": "None",
         },
         "TransformResources": {"InstanceType": plan.instance_type, "InstanceCount": plan.instance_count},
@@ -165,7 +173,7 @@ def _output_objects(s3: Any, plan: Plan) -> dict[str, str]:
     return found
 
 
-def join_output(s3: Any, plan: Plan, job: dict[str, Any], *, threshold: float, version: str) -> list[Row]:
+def join_output(s3: Any, plan: Plan, job: dict[str, Any], model: ModelInfo) -> list[Row]:
     """One row per input key: its `.out` scored against the threshold, or why there is none."""
     outputs = _output_objects(s3, plan)
     bucket = split_s3_uri(plan.output_uri)[0]
@@ -176,46 +184,66 @@ def join_output(s3: Any, plan: Plan, job: dict[str, Any], *, threshold: float, v
             rows.append(Row(rel, error_code="transform_failed", error_message=reason[:300]))
             continue
         body = s3.get_object(Bucket=bucket, Key=outputs[rel])["Body"].read()
-        rows.append(row_from_output(rel, body, threshold=threshold, version=version))
+        rows.append(row_from_output(rel, body, model))
     return rows
 
 
-def row_from_output(rel: str, body: bytes, *, threshold: float, version: str) -> Row:
-    """`[p_benign, p_malignant]` (the endpoint's answer) as a row; label by the model's threshold."""
+def row_from_output(rel: str, body: bytes, model: ModelInfo) -> Row:
+    """The endpoint's answer as a row, labelled by the model's threshold, refused below its guard's.
+
+    `[p_benign, p_malignant]`, or with the guard `{"probabilities": [...], "lesion_score": s}`.
+    """
     try:
         value = json.loads(body)
-        if isinstance(value, dict):  # the guard's extension: {"probabilities": [...], "lesionScore": x}
-            probs, score = value["probabilities"], value.get("lesionScore")
+        if isinstance(value, dict):
+            probs, score = value["probabilities"], value.get("lesion_score")
         else:
             probs, score = value, None
         p_benign, p_malignant = float(probs[0]), float(probs[1])
         lesion_score = None if score is None else float(score)
     except (ValueError, KeyError, IndexError, TypeError):
         return Row(rel, error_code="bad_answer", error_message=body[:200].decode("utf-8", "replace"))
+    guard = model.guard_threshold
+    if guard is not None and lesion_score is not None and lesion_score < guard:
+        return Row(rel, refused=True, lesion_score=lesion_score, error_message=contract.NOT_A_LESION_MESSAGE)
     return Row(
         rel,
-        label="malignant" if p_malignant >= threshold else "benign",
+        label="malignant" if p_malignant >= model.threshold else "benign",
         p_benign=p_benign,
         p_malignant=p_malignant,
-        threshold=threshold,
-        model_version=version,
+        threshold=model.threshold,
+        model_version=model.version,
         lesion_score=lesion_score,
     )
 
 
-def model_threshold(sm: Any, s3: Any, model_name: str) -> tuple[float, str]:
-    """The threshold and version in the model artifact's metadata.json (what the API labels with)."""
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the API labels with, from the artifact's metadata.json."""
+
+    threshold: float
+    version: str
+    guard_threshold: float | None = None  # metadata "guard": {"threshold"}; None without a guard
+
+
+def model_info(sm: Any, s3: Any, model_name: str) -> ModelInfo:
+    """The model artifact's metadata.json, read from the start of its tar.gz (stops at that file)."""
     model = sm.describe_model(ModelName=model_name)
     container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
     bucket, key = split_s3_uri(container["ModelDataUrl"])
     stream = s3.get_object(Bucket=bucket, Key=key)["Body"]
-    with tarfile.open(fileobj=stream, mode="r|gz") as tar:  # forward only: stop at metadata.json
+    with tarfile.open(fileobj=stream, mode="r|gz") as tar:  # forward only: S3's body cannot seek
         for member in tar:
             if PurePosixPath(member.name).name == METADATA_NAME and member.isfile():
                 handle = tar.extractfile(member)
                 assert handle is not None
                 metadata = json.loads(handle.read())
-                return float(metadata["threshold"]), str(metadata.get("version", ""))
+                guard = metadata.get("guard")
+                return ModelInfo(
+                    threshold=float(metadata["threshold"]),
+                    version=str(metadata.get("version", "")),
+                    guard_threshold=float(guard["threshold"]) if isinstance(guard, dict) else None,
+                )
     raise ValueError(f"{container['ModelDataUrl']} has no {METADATA_NAME}")
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 
+import lesion_contract as contract
 from skinlesion.auth import TokenProvider
 from skinlesion.batch_output import REFUSAL_CODE, Row, row_from_answer
 from skinlesion.client import API_READ_TIMEOUT_S, CONNECT_TIMEOUT_S, SignInError
@@ -140,7 +141,8 @@ def _row(rel: str, answer: _Answer) -> Row:
     code = error.get("code") or _code_for(answer.status)
     message = str(error.get("message") or body.get("message") or answer.text.strip()[:200] or "no details")
     if code == REFUSAL_CODE:
-        return Row(rel, refused=True, lesion_score=_number(body.get("lesionScore")), error_message=message)
+        score = _number(body.get("lesionScore"))
+        return Row(rel, refused=True, lesion_score=score, error_message=message)
     return Row(rel, error_code=str(code), error_message=message)
 
 
@@ -153,11 +155,10 @@ def _number(value: Any) -> float | None:
 
 
 def _code_for(status: int | None) -> str:
+    """The contract's code for a status when the body carries none (e.g. API Gateway's own 429)."""
     if status is None:
         return "unreachable"
-    return {401: "unauthorized", 403: "forbidden", 413: "payload_too_large", 429: "throttled"}.get(
-        status, "http_error"
-    )
+    return contract.ERROR_CODES.get(status, "http_error")
 
 
 def score_all(scorer: Scorer, files: Iterable[str], workers: int, sink: Callable[[Row], None]) -> None:

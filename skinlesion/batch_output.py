@@ -16,17 +16,11 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, TextIO
 
+import lesion_contract as contract
+
 # Errors that scoring the same bytes again cannot fix; any other error row is retried by a rerun.
-FINAL_ERRORS = frozenset(
-    {
-        "file_error",
-        "bad_request",
-        "payload_too_large",
-        "unsupported_media_type",
-        "image_rejected",
-    }
-)
-REFUSAL_CODE = "not_a_skin_lesion"
+FINAL_ERRORS = frozenset({"file_error", *(contract.ERROR_CODES[status] for status in (400, 413, 415, 422))})
+REFUSAL_CODE = contract.NOT_A_LESION_CODE
 FORMATS = ("csv", "parquet")
 
 

@@ -15,6 +15,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+import lesion_contract as contract
 from skinlesion import batch, batch_cloud, cost
 
 IN_BUCKET, MODEL_BUCKET, MODEL = "clinic-archive", "artifacts", "skin-lesion-model-abc"
@@ -75,10 +76,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSession]:
             stub.assert_no_pending_responses()
 
 
-def _artifact() -> bytes:
+def _artifact(guard: dict | None = None) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w:gz") as tar:
-        metadata = json.dumps({"threshold": THRESHOLD, "version": VERSION}).encode()
+        document = {"threshold": THRESHOLD, "version": VERSION} | ({"guard": guard} if guard else {})
+        metadata = json.dumps(document).encode()
         for name, data in (("model/1/saved_model.pb", b"graph"), ("metadata.json", metadata)):
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -327,14 +329,47 @@ def test_attach_joins_an_earlier_job_without_starting_one(aws, tmp_path) -> None
 
 
 def test_output_records_become_rows_and_garbage_an_error_row() -> None:
-    row = batch_cloud.row_from_output("a.jpg", b"[0.7, 0.3]", threshold=0.3, version="v")
+    model = batch_cloud.ModelInfo(threshold=0.3, version="v", guard_threshold=0.5)
+    row = batch_cloud.row_from_output("a.jpg", b"[0.7, 0.3]", model)
     assert (row.label, row.p_benign, row.p_malignant, row.lesion_score) == ("malignant", 0.7, 0.3, None)
-    guarded = b'{"probabilities": [0.9, 0.1], "lesionScore": 0.8}'
-    row = batch_cloud.row_from_output("b.jpg", guarded, threshold=0.3, version="v")
-    assert (row.label, row.lesion_score) == ("benign", 0.8)
-    for garbage in (b"<html>", b"[0.5]", b'{"probabilities": [0.5, 0.5], "lesionScore": "high"}'):
-        row = batch_cloud.row_from_output("c.jpg", garbage, threshold=0.3, version="v")
+    guarded = b'{"probabilities": [0.9, 0.1], "lesion_score": 0.8}'
+    row = batch_cloud.row_from_output("b.jpg", guarded, model)
+    assert (row.label, row.lesion_score, row.refused) == ("benign", 0.8, False)
+    for garbage in (b"<html>", b"[0.5]", b'{"probabilities": [0.5, 0.5], "lesion_score": "high"}'):
+        row = batch_cloud.row_from_output("c.jpg", garbage, model)
         assert (row.label, row.error_code) == ("", "bad_answer")
+
+
+def test_with_a_guard_the_job_asks_for_the_lesion_score_and_low_scores_are_refusals(aws, tmp_path) -> None:
+    # GIVEN a model whose metadata.json has a guard threshold of 0.5
+    stub, s3 = aws.clients["stub"], aws.clients["s3"]
+    s3.put_object(Bucket=MODEL_BUCKET, Key="model/model.tar.gz", Body=_artifact(guard={"threshold": 0.5}))
+    _expect_model(stub)
+    transform_output = {**EXPECTED_JOB["TransformOutput"], "Accept": contract.GUARD_ACCEPT}
+    stub.add_response(
+        "create_transform_job",
+        {"TransformJobArn": "arn:job"},
+        {**EXPECTED_JOB, "TransformOutput": transform_output},
+    )
+    stub.add_response("describe_transform_job", _job("Completed"), {"TransformJobName": JOB})
+    for rel, score in (
+        ("benign/a.jpg", 0.9),
+        ("benign/b.png", 0.2),
+        ("malignant/c.jpg", 0.7),
+        ("malignant/d.jpg", 0.6),
+    ):
+        body = json.dumps({"probabilities": [0.4, 0.6], "lesion_score": score}).encode()
+        s3.put_object(Bucket=MODEL_BUCKET, Key=f"batch/output/{JOB}/{rel}.out", Body=body)
+    # WHEN the job runs and its output is joined
+    out = tmp_path / "r.csv"
+    assert _run(aws, out, "--yes") == 0  # a refusal is an answer, not an error
+    # THEN the image below the guard's threshold is a refusal with its score and no label
+    with open(out, newline="") as handle:
+        rows = {row["path"]: row for row in csv.DictReader(handle)}
+    refused = rows["benign/b.png"]
+    assert (refused["refused"], refused["label"], refused["lesion_score"]) == ("true", "", "0.2")
+    assert rows["benign/a.jpg"]["label"] == "malignant" and rows["benign/a.jpg"]["lesion_score"] == "0.9"
+    assert "1 refused (not a skin lesion)" in _err.getvalue()
 
 
 def test_ctrl_c_at_the_prompt_starts_and_stops_nothing(aws, tmp_path, monkeypatch) -> None:
