@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
@@ -13,8 +15,11 @@ from constructs import Construct
 
 import lesion_contract as contract
 from stacks.config import EndpointSettings
+from stacks.constructs.deployment_guardrails import deployment_config
 from stacks.constructs.model_source import ModelArtifact
+from stacks.constructs.retention import service_log_group
 from stacks.constructs.sagemaker_image import inference_image_uri
+from stacks.constructs.storage import logs_key
 from stacks.nag import acknowledge
 
 VARIANT_NAME = "AllTraffic"
@@ -75,6 +80,11 @@ class InferenceEndpoint(Construct):
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
         )
         self.endpoint_name = self.endpoint.attr_endpoint_name
+        # SageMaker would create this group on first use, with no expiry and outliving the stack.
+        self.log_group = service_log_group(
+            self, "Logs", name=f"/aws/sagemaker/Endpoints/{settings.name}", key_arn=logs_key(self).key_arn
+        )
+        self.endpoint.add_dependency(self.log_group)
         if not settings.serverless:
             self.scalable_target = self._autoscaling()
 
@@ -82,6 +92,14 @@ class InferenceEndpoint(Construct):
     def endpoint_arn(self) -> str:
         # Ref of AWS::SageMaker::Endpoint is its ARN.
         return self.endpoint.ref
+
+    def roll_back_on(self, alarms: Sequence[cw.IAlarm]) -> None:
+        """Model updates go blue/green (canary with 2+ instances) and roll back when an alarm fires.
+
+        Serverless endpoints keep SageMaker's default: all at once, no baking, no rollback.
+        """
+        if not self.settings.serverless:
+            self.endpoint.deployment_config = deployment_config(self.settings, [a.alarm_name for a in alarms])
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """sagemaker:InvokeEndpoint on this endpoint only."""
