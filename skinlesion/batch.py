@@ -127,7 +127,7 @@ def run_local(a: argparse.Namespace, fmt: str, err: TextIO) -> int:
     todo = [f for f in files if f not in done]
     scorer = Scorer(root, target.api_url, tokens, retries=max(0, a.retries))
     written, seconds, code = _score(results, scorer, todo, a, err)
-    all_rows = read_rows(a.out)
+    all_rows = read_rows(a.out, fmt)
     err.write(summary(all_rows, scored_now=written, seconds=seconds, skipped=len(files) - len(todo)))
     if code in (EXIT_INTERRUPTED, EXIT_SIGN_IN):
         err.write("Stopped. Run the same command again to continue: files in the output are skipped.\n")

@@ -76,7 +76,7 @@ def run_cloud(a: argparse.Namespace, fmt: str, err: TextIO, *, session: Any = No
         if row.path not in done:
             results.write(row)
     results.close()
-    all_rows = read_rows(a.out)
+    all_rows = read_rows(a.out, fmt)
     err.write(summary(all_rows, scored_now=len(rows), seconds=time.monotonic() - start, skipped=0))
     if code:
         return code

@@ -145,9 +145,10 @@ class ResultsFile:
             self.journal.unlink(missing_ok=True)
 
 
-def read_rows(path: Path) -> list[Row]:
-    """Every row of a results file (CSV or Parquet, by its suffix)."""
-    return _read_parquet(path) if path.suffix == ".parquet" else _read_csv(path)
+def read_rows(path: Path, fmt: str | None = None) -> list[Row]:
+    """Every row of a results file (CSV or Parquet; by default from its suffix)."""
+    fmt = fmt or ("parquet" if path.suffix == ".parquet" else "csv")
+    return _read_parquet(path) if fmt == "parquet" else _read_csv(path)
 
 
 def _read_csv(path: Path) -> list[Row]:

@@ -123,6 +123,9 @@ def test_parquet_output_has_the_same_rows(folder, tmp_path, stack_file):
     parquet_rows = read_rows(out_parquet)
     assert {r.path: r for r in parquet_rows} == by_path and len(parquet_rows) == len(by_path)
     assert not (tmp_path / "r.parquet.partial.csv").exists()
+    # --format wins over the suffix
+    assert _run(folder, tmp_path / "r.table", stack_file, "--format", "parquet") == 1
+    assert {r.path: r for r in read_rows(tmp_path / "r.table", "parquet")} == by_path
 
 
 def test_wrong_password_is_one_line_and_writes_nothing(folder, tmp_path, stack_file, local_stack, capsys):
