@@ -20,7 +20,10 @@ import lesion_contract as contract
 OPENAPI_VERSION = "3.0.3"  # what API Gateway imports and most tooling reads
 API_VERSION = "1.0.0"
 _ERROR_DESCRIPTIONS = {
-    400: "Empty body, bad base64 or JSON, not a JPEG/PNG/WebP image, or corrupt/truncated image data.",
+    400: (
+        "Empty body, bad base64 or JSON, not a JPEG/PNG/WebP image, or corrupt/truncated image data "
+        "(also when the model container itself refused the image)."
+    ),
     401: "No token, or an invalid or expired one (answered by the gateway).",
     404: "No such route.",
     413: (
@@ -30,12 +33,20 @@ _ERROR_DESCRIPTIONS = {
     ),
     415: "Content-Type missing or not one of the accepted types.",
     422: (
-        f"A real image the model cannot classify: a side under {contract.MIN_IMAGE_SIDE_PX} px, "
-        f"or more than {contract.MAX_IMAGE_PIXELS:,} pixels."
+        "`image_rejected`: a real image the model cannot classify: a side under "
+        f"{contract.MIN_IMAGE_SIDE_PX} px, or more than {contract.MAX_IMAGE_PIXELS:,} pixels. "
+        f"`{contract.NOT_A_LESION_CODE}`: the model's guard scored the image below its threshold "
+        "(not a dermoscopic image of a skin lesion); the body adds `lesionScore` and carries no label."
     ),
-    429: "Throttled by the API or the model endpoint; retry after the Retry-After seconds.",
+    429: (
+        "Throttled by the API or the model endpoint (or the endpoint's batching queue is full); "
+        "retry after the Retry-After seconds."
+    ),
     500: "An internal error (a bug, never bad input); the requestId identifies it in the logs.",
-    503: "The model endpoint is missing, not InService, failing, or its metadata is unreadable.",
+    503: (
+        "The model endpoint is missing, not InService, failing, or its metadata (or the guard's "
+        "threshold in it) is unreadable."
+    ),
     504: f"The model did not answer within {contract.ENDPOINT_READ_TIMEOUT_S} s.",
 }
 _REQUEST_ID = {"$ref": "#/components/headers/RequestId"}
@@ -45,6 +56,8 @@ def _error_response(status: int) -> dict[str, Any]:
     schema: dict[str, Any] = {"$ref": "#/components/schemas/Error"}
     if status == 413:
         schema = {"oneOf": [schema, {"$ref": "#/components/schemas/GatewayMessage"}]}
+    if status == 422:  # a refusal is also a valid Error, so anyOf (oneOf would fail it)
+        schema = {"anyOf": [schema, {"$ref": "#/components/schemas/NotALesion"}]}
     response: dict[str, Any] = {
         "description": _ERROR_DESCRIPTIONS[status],
         "content": {contract.JSON_CONTENT_TYPE: {"schema": schema}},
@@ -81,7 +94,9 @@ def _predict_operation(security: list[dict[str, list[str]]]) -> dict[str, Any]:
         "description": (
             f"Send the image bytes (JPEG, PNG or WebP; at most {contract.MAX_IMAGE_BYTES:,} bytes, "
             f"each side at least {contract.MIN_IMAGE_SIDE_PX} px, at most {contract.MAX_IMAGE_PIXELS:,} "
-            "pixels). `label` is malignant when p(malignant) >= the model's threshold. "
+            "pixels). `label` is malignant when p(malignant) >= the model's threshold. A model with a "
+            "guard refuses what is not a dermoscopic image of a skin lesion "
+            f"(422 `{contract.NOT_A_LESION_CODE}`). "
             "A research tool, not a diagnosis."
         ),
         "security": security,
@@ -95,7 +110,7 @@ def _predict_operation(security: list[dict[str, list[str]]]) -> dict[str, Any]:
 def _model_operation(security: list[dict[str, list[str]]]) -> dict[str, Any]:
     return {
         "operationId": "getModel",
-        "summary": "The served model's metadata: version, arch, threshold, validation metrics",
+        "summary": "The served model's metadata: version, arch, threshold, metrics, the guard's threshold",
         "security": security,
         "responses": _responses(_ok("ModelInfo", "The model's metadata."), (401, 500, 503)),
     }
@@ -143,6 +158,43 @@ def _paths() -> dict[str, Any]:
 
 def _probability() -> dict[str, Any]:
     return {"type": "number", "minimum": 0, "maximum": 1}
+
+
+def _guard_schemas() -> dict[str, Any]:
+    """The guard's refusal body and its entry in GET /model."""
+    return {
+        "NotALesion": {
+            "type": "object",
+            "required": ["error", "lesionScore", "requestId"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {"type": "string", "enum": [contract.NOT_A_LESION_CODE]},
+                        "message": {"type": "string", "example": contract.NOT_A_LESION_MESSAGE},
+                    },
+                },
+                "lesionScore": {
+                    **_probability(),
+                    "description": "The guard's score (high = looks like a dermoscopic lesion image).",
+                },
+                "requestId": {"type": "string"},
+            },
+        },
+        "Guard": {
+            "type": "object",
+            "required": ["threshold"],
+            "description": "The not-a-lesion guard; absent for a model without one.",
+            "properties": {
+                "threshold": {**_probability(), "description": "An image scored below it is refused."},
+                "output": {"type": "string"},
+                "method": {"type": "string"},
+                "threshold_rule": {"type": "string"},
+                "validation": {"type": "object"},
+            },
+        },
+    }
 
 
 def _schemas() -> dict[str, Any]:
@@ -193,6 +245,12 @@ def _schemas() -> dict[str, Any]:
                         ]
                     },
                 },
+                "metrics_by_source": {"type": "object", "description": "Validation metrics per data source."},
+                "leave_one_source_out": {
+                    "description": "Metrics of models trained without one source and scored on it.",
+                    "anyOf": [{"type": "array"}, {"type": "object"}],
+                },
+                "guard": {"$ref": "#/components/schemas/Guard"},
                 "trained_at": {"type": "string"},
                 "dataset": {"type": "object"},
                 "framework": {"type": "object"},
@@ -213,7 +271,7 @@ def _schemas() -> dict[str, Any]:
                     "type": "object",
                     "required": ["code", "message"],
                     "properties": {
-                        "code": {"type": "string", "enum": sorted(set(contract.ERROR_CODES.values()))},
+                        "code": {"type": "string", "enum": sorted(set(contract.ALL_ERROR_CODES))},
                         "message": {"type": "string"},
                     },
                 },
@@ -252,7 +310,7 @@ def document() -> dict[str, Any]:
                 }
             },
             "headers": {"RequestId": {"schema": {"type": "string"}, "description": "The correlation id."}},
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **_guard_schemas()},
         },
     }
 
