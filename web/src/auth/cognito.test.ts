@@ -236,11 +236,11 @@ describe("CognitoClient password flow (local stack)", () => {
     });
   });
 
-  it("refreshes with REFRESH_TOKEN_AUTH and keeps the refresh token Cognito does not resend", async () => {
+  it("refreshes with REFRESH_TOKEN_AUTH in the local stack and keeps the refresh token Cognito does not resend", async () => {
     const fresh = tokens("ana@example.org", 3600, "2");
     const fake = fakeFetch({ InitiateAuth: () => json({ AuthenticationResult: { ...fresh, RefreshToken: undefined } }) });
     const old = sessionFromTokens(tokens("ana@example.org", 10), "client123");
-    const renewed = await srpClient().refresh(old);
+    const renewed = await passwordClient().refresh(old);
     expect(fake.calls[0]?.body).toEqual({
       AuthFlow: "REFRESH_TOKEN_AUTH",
       ClientId: "client123",
@@ -248,6 +248,17 @@ describe("CognitoClient password flow (local stack)", () => {
     });
     expect(renewed.idToken).toBe(fresh.IdToken);
     expect(renewed.refreshToken).toBe("refresh-1");
+  });
+
+  it("refreshes with GetTokensFromRefreshToken in the cloud and takes the rotated refresh token", async () => {
+    const fresh = tokens("ana@example.org", 3600, "2");
+    const fake = fakeFetch({ GetTokensFromRefreshToken: () => json({ AuthenticationResult: fresh }) });
+    const renewed = await srpClient().refresh(sessionFromTokens(tokens("ana@example.org", 10), "client123"));
+    expect(fake.calls.map((c) => [c.route, c.body])).toEqual([
+      ["GetTokensFromRefreshToken", { ClientId: "client123", RefreshToken: "refresh-1" }],
+    ]);
+    expect(renewed.idToken).toBe(fresh.IdToken);
+    expect(renewed.refreshToken).toBe("refresh-2");
   });
 
   it("calls the configured endpoint (the local stack's moto Cognito)", async () => {

@@ -40,10 +40,15 @@ export type SignInResult = { kind: "signedIn"; session: Session } | Challenge;
  * (the local stack's emulator, and scripts). */
 export type AuthFlow = "USER_SRP_AUTH" | "USER_PASSWORD_AUTH";
 
+/** How tokens are refreshed: the cloud's API (rotation-ready) or the emulator's flow. */
+export type RefreshFlow = "GetTokensFromRefreshToken" | "REFRESH_TOKEN_AUTH";
+
 export interface CognitoOptions {
   /** Needed for SRP: the pool's name (after the "_") enters the password proof. */
   userPoolId?: string;
   authFlow?: AuthFlow;
+  /** Default: GetTokensFromRefreshToken with SRP, REFRESH_TOKEN_AUTH with the password flow. */
+  refreshFlow?: RefreshFlow;
   fetchFn?: typeof fetch;
   now?: () => Date;
 }
@@ -59,6 +64,7 @@ export class CognitoClient {
   private readonly clientId: string;
   private readonly userPoolId: string;
   private readonly authFlow: AuthFlow;
+  private readonly refreshFlow: RefreshFlow;
   private readonly fetchFn: typeof fetch;
   private readonly now: () => Date;
 
@@ -67,6 +73,8 @@ export class CognitoClient {
     this.clientId = clientId;
     this.userPoolId = options.userPoolId ?? "";
     this.authFlow = options.authFlow ?? "USER_SRP_AUTH";
+    this.refreshFlow =
+      options.refreshFlow ?? (this.authFlow === "USER_SRP_AUTH" ? "GetTokensFromRefreshToken" : "REFRESH_TOKEN_AUTH");
     if (this.authFlow === "USER_SRP_AUTH" && !this.userPoolId.includes("_")) {
       throw new Error("SRP sign-in needs the user pool id (region_name)");
     }
@@ -215,13 +223,21 @@ export class CognitoClient {
     return this.respond({ ...challenge, session }, "MFA_SETUP", {});
   }
 
-  /** New ID and access tokens from the refresh token; AuthError when it has expired. */
+  /**
+   * New ID and access tokens from the refresh token (and a new refresh token where the app
+   * client rotates them); AuthError when it has expired. GetTokensFromRefreshToken works with
+   * rotation on or off (REFRESH_TOKEN_AUTH does not work with it on); the local stack's
+   * emulator knows only REFRESH_TOKEN_AUTH.
+   */
   async refresh(session: Session): Promise<Session> {
-    const data = await this.call("InitiateAuth", {
-      AuthFlow: "REFRESH_TOKEN_AUTH",
-      ClientId: this.clientId,
-      AuthParameters: { REFRESH_TOKEN: session.refreshToken },
-    });
+    const data =
+      this.refreshFlow === "GetTokensFromRefreshToken"
+        ? await this.call("GetTokensFromRefreshToken", { ClientId: this.clientId, RefreshToken: session.refreshToken })
+        : await this.call("InitiateAuth", {
+            AuthFlow: "REFRESH_TOKEN_AUTH",
+            ClientId: this.clientId,
+            AuthParameters: { REFRESH_TOKEN: session.refreshToken },
+          });
     const result = this.toResult(data, session.displayName, session.refreshToken);
     if (result.kind !== "signedIn") throw new AuthError("UnexpectedChallenge", "Please sign in again.");
     return result.session;

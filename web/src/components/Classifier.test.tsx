@@ -227,10 +227,7 @@ describe("Classifier errors", () => {
     expect(await screen.findByRole("alert")).toHaveTextContent("Your session has expired. Please sign in again.");
     expect(screen.getByRole("button", { name: "Sign in" })).toBeInTheDocument();
     expect(fake.byRoute("POST /predict")).toHaveLength(2); // retried once with the refreshed token
-    expect(fake.byRoute("InitiateAuth").at(-1)?.body).toMatchObject({
-      AuthFlow: "REFRESH_TOKEN_AUTH",
-      AuthParameters: { REFRESH_TOKEN: "refresh-1" },
-    });
+    expect(fake.byRoute("GetTokensFromRefreshToken")[0]?.body).toEqual({ ClientId: CONFIG.userPoolClientId, RefreshToken: "refresh-1" });
     await waitFor(() => expect(fake.byRoute("GlobalSignOut")).toHaveLength(1));
   });
 

@@ -129,6 +129,7 @@ export function signInHandlers(after: Handler = () => json({ AuthenticationResul
       return json({ AuthenticationResult: tokens("ana@example.org", 3600, "2") }); // REFRESH_TOKEN_AUTH
     },
     RespondToAuthChallenge: byChallenge({ PASSWORD_VERIFIER: after }),
+    GetTokensFromRefreshToken: () => json({ AuthenticationResult: tokens("ana@example.org", 3600, "2") }),
   };
 }
 
