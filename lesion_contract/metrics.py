@@ -9,9 +9,12 @@ Standard library only.
 
 from __future__ import annotations
 
+from lesion_contract import NOT_A_LESION_CODE
+
 # Powertools adds this dimension (the service name) to every metric it writes.
 DIM_SERVICE = "service"
 DIM_OUTCOME = "outcome"
+DIM_LABEL = "label"
 DIM_SIZE = "size"
 DIM_MODEL_VERSION = "model_version"
 
@@ -35,7 +38,7 @@ UNITS = {
 }
 DIMENSIONS: dict[str, tuple[str, ...]] = {
     REQUESTS: (DIM_OUTCOME,),
-    PREDICTIONS: (DIM_OUTCOME, DIM_MODEL_VERSION),
+    PREDICTIONS: (DIM_LABEL, DIM_MODEL_VERSION),
     LATENCY: (),
     ENDPOINT_LATENCY: (),
     IMAGE_BYTES: (),
@@ -43,9 +46,9 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {
     IMAGES: (DIM_SIZE,),
 }
 
-# Outcomes of REQUESTS besides the error codes of the contract (ERROR_CODES, incl. the guard's).
+# Outcomes of REQUESTS besides the error codes of the contract (ALL_ERROR_CODES, incl. the guard's).
 LABELS = ("benign", "malignant")
-REFUSAL = "not_a_skin_lesion"  # the guard's 422: not a dermoscopic lesion image
+REFUSAL = NOT_A_LESION_CODE  # the guard's 422: not a dermoscopic lesion image
 OUTCOME_OK = "ok"  # a successful request that is not a prediction (GET /model, /health, /openapi.json)
 
 # Pixel-size buckets by the upload's longest side: (exclusive upper bound or None, dimension value).

@@ -14,20 +14,18 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import lesion_contract as contract
-from predict_api import endpoint, guard, metadata, openapi, payload, responses
+from predict_api import endpoint, guard, metadata, openapi, payload, responses, telemetry
 from predict_api.errors import ApiError
 from predict_api.images import PreparedImage, prepare_image
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or contract.DEFAULT_SERVICE_NAME
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or contract.DEFAULT_METRICS_NAMESPACE
 ALLOWED_ORIGIN = os.environ.get(contract.ENV_ALLOWED_ORIGIN, "").strip()
 
 # The endpoint call's worst case (all attempts time out) and the margin kept to answer in time.
@@ -39,7 +37,7 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
-metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+metrics = telemetry.metrics  # names, units and dimensions: lesion_contract.metrics
 # Without ALLOWED_ORIGIN no browser origin is allowed (fail closed); the stacks always set it.
 _cors = (
     CORSConfig(
@@ -87,6 +85,12 @@ def predict() -> dict[str, Any]:
         is_base64_encoded=bool(event.is_base64_encoded),
     )
     image = prepare_image(data)
+    telemetry.image_received(
+        received_bytes=image.received_bytes,
+        endpoint_bytes=len(image.body),
+        width=image.width,
+        height=image.height,
+    )
     # Whatever time is left after the endpoint's worst case: none is spent once init read it.
     model = metadata.current(seconds_left=_seconds_left() - _ENDPOINT_WORST_S)
     limit = guard.threshold(model)
@@ -135,14 +139,11 @@ def _classify(image: PreparedImage, *, lesion_score: bool) -> endpoint.Scores:
             return endpoint.classify(image.body, lesion_score=True)
         return endpoint.classify(image.body)  # a model without a guard: exactly the original call
     finally:
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        metrics.add_metric(name="EndpointLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+        telemetry.endpoint_latency((time.perf_counter() - started) * 1000)
 
 
 def _record_prediction(image: PreparedImage, answer: dict[str, Any]) -> None:
-    metrics.add_metric(name="ImageBytes", unit=MetricUnit.Bytes, value=image.received_bytes)
-    metrics.add_metric(name="EndpointBytes", unit=MetricUnit.Bytes, value=len(image.body))
-    _count("Predictions", dimension=("label", answer["label"]))
+    telemetry.prediction(label=answer["label"], model_version=answer["model"]["version"])
     logger.info(
         "prediction",
         extra={
@@ -161,22 +162,9 @@ def _record_prediction(image: PreparedImage, answer: dict[str, Any]) -> None:
     )
 
 
-def _count(name: str, *, dimension: tuple[str, str]) -> None:
-    # A metric of its own so its dimension does not split the request's other metrics.
-    with single_metric(
-        name=name,
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=NAMESPACE,
-        default_dimensions={"service": SERVICE},
-    ) as metric:
-        metric.add_dimension(name=dimension[0], value=dimension[1])
-
-
 @app.exception_handler(ApiError)
 def _api_error(exc: ApiError) -> Response:
     logger.warning("request refused", extra={"status": exc.status, "code": exc.code, "reason": exc.message})
-    _count("Errors", dimension=("code", exc.code))
     return responses.api_error(exc, request_id())
 
 
@@ -185,7 +173,6 @@ def _unexpected_error(exc: Exception) -> Response:
     # A bug, not bad input: the traceback goes to the log, nothing of it to the client.
     logger.exception("unexpected error")
     code = contract.ERROR_CODES[500]
-    _count("Errors", dimension=("code", code))
     message = "An internal error occurred; quote the requestId when reporting it."
     return responses.error(500, code, message, request_id())
 
@@ -201,14 +188,11 @@ def _not_found(exc: NotFoundError) -> Response:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """The Lambda entry point: resolve the route, then stamp the correlation id on the response."""
+    """The Lambda entry point: resolve the route, count its outcome, stamp the correlation id."""
     started = time.perf_counter()
+    correlation_id = _correlation_id(event, context)
+    tracer.put_annotation(key="correlation_id", value=correlation_id)  # find the trace by requestId
     response = app.resolve(event, context)
-    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(
-        name="Latency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
-    )
-    response.setdefault("multiValueHeaders", {})[contract.REQUEST_ID_HEADER] = [
-        _correlation_id(event, context)
-    ]
+    telemetry.request_done(response, milliseconds=(time.perf_counter() - started) * 1000)
+    response.setdefault("multiValueHeaders", {})[contract.REQUEST_ID_HEADER] = [correlation_id]
     return response

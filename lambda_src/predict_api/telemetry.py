@@ -62,7 +62,7 @@ def image_received(*, received_bytes: int, endpoint_bytes: int, width: int, heig
 
 def prediction(*, label: str, model_version: str) -> None:
     """An answered /predict, by label and the model version (one per deploy: few values)."""
-    _count(names.PREDICTIONS, outcome=label, model_version=model_version)
+    _count(names.PREDICTIONS, label=label, model_version=model_version)
 
 
 def request_done(response: dict[str, Any], *, milliseconds: float) -> str:
@@ -95,4 +95,4 @@ def outcome_of(response: dict[str, Any]) -> str:
 
 
 # Codes the outcome dimension may take: the contract's, the guard's refusal; nothing a client sends.
-_KNOWN_CODES = frozenset(contract.ERROR_CODES.values()) | {names.REFUSAL}
+_KNOWN_CODES = frozenset(contract.ALL_ERROR_CODES)

@@ -16,6 +16,9 @@ import pytest
 import lesion_contract as contract
 from lesion_contract import metrics as names
 
+from . import imagegen
+from .conftest import METADATA, invoke, make_event
+
 NAMESPACE = "SkinLesionTest"
 SERVICE = "predict-api-test"
 
@@ -149,8 +152,8 @@ def test_a_prediction_carries_the_model_version_as_a_dimension(telemetry, capsys
     telemetry.prediction(label="benign", model_version="2026-11-29T12-00-00Z-abc123")
 
     [(name, unit, dims, values)] = emitted(emf_blobs(capsys.readouterr().out))
-    assert (name, unit, dims) == ("Predictions", "Count", ("service", "outcome", "model_version"))
-    assert values["model_version"] == "2026-11-29T12-00-00Z-abc123" and values["outcome"] == "benign"
+    assert (name, unit, dims) == ("Predictions", "Count", ("service", "label", "model_version"))
+    assert values["model_version"] == "2026-11-29T12-00-00Z-abc123" and values["label"] == "benign"
 
 
 @pytest.mark.parametrize(
@@ -175,3 +178,123 @@ def test_every_metric_the_lambda_writes_has_a_unit_and_dimensions_in_the_contrac
     assert {"Requests", "Latency", "EndpointLatency", "ImageBytes", "Images", "Predictions"} <= set(
         names.UNITS
     )
+
+
+# --- through the handler: what one request writes, for a success, each error code and a refusal ----
+
+
+GUARD = {"output": "lesion_score", "threshold": 0.42, "method": "test", "validation": {"n": 10}}
+# Dimension names and metric names are all an EMF document may hold besides `_aws`.
+ALLOWED_KEYS = (
+    {"_aws", names.DIM_SERVICE} | {d for dims in names.DIMENSIONS.values() for d in dims} | set(names.UNITS)
+)
+
+
+def _setup_model_timeout(app, sagemaker, monkeypatch):
+    sagemaker.state.mode, sagemaker.state.slow_s = "slow", 1.0
+    monkeypatch.setattr(
+        app.endpoint, "_client", app.endpoint.make_client(sagemaker.url, read_timeout=0.2, max_attempts=1)
+    )
+
+
+def _setup_bug(app, sagemaker, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(app.endpoint, "classify", broken)
+
+
+def _setup_refusal(app, sagemaker, monkeypatch, tmp_path):
+    path = tmp_path / "metadata.json"
+    path.write_text(json.dumps({**METADATA, "guard": GUARD}))
+    monkeypatch.setenv("MODEL_METADATA_URI", str(path))
+    app.metadata.forget()
+    sagemaker.state.lesion_score = 0.1  # below the guard's threshold: not a lesion image
+
+
+def _not_found_event():
+    event = make_event(None, template="get_health.json", content_type=None)
+    event.update(path="/admin", resource="/admin")
+    return event
+
+
+# code -> (event, setup): every code the handler can answer with (401/403 are the gateway's).
+CASES = {
+    "bad_request": (lambda: make_event(imagegen.jpeg((400, 400))[:3000]), None),
+    "payload_too_large": (lambda: make_event(b"\xff\xd8\xff\xe0" + b"\0" * 4_500_000), None),
+    "unsupported_media_type": (lambda: make_event(imagegen.gif(), content_type="image/gif"), None),
+    "image_rejected": (lambda: make_event(imagegen.jpeg((16, 16))), None),
+    "not_found": (_not_found_event, None),
+    "throttled": (
+        lambda: make_event(imagegen.jpeg()),
+        lambda a, s, m, t: setattr(s.state, "mode", "throttling"),
+    ),
+    "model_unavailable": (
+        lambda: make_event(imagegen.jpeg()),
+        lambda a, s, m, t: setattr(s.state, "mode", "model_error"),
+    ),
+    "model_timeout": (lambda: make_event(imagegen.jpeg()), lambda a, s, m, t: _setup_model_timeout(a, s, m)),
+    "internal_error": (lambda: make_event(imagegen.jpeg()), lambda a, s, m, t: _setup_bug(a, s, m)),
+    names.REFUSAL: (lambda: make_event(imagegen.jpeg()), _setup_refusal),
+}
+
+
+def test_every_code_the_handler_answers_with_has_a_case():
+    gateway_only = {contract.ERROR_CODES[401], contract.ERROR_CODES[403]}
+    assert set(CASES) == set(contract.ALL_ERROR_CODES) - gateway_only
+
+
+def _run(lambda_app, captured_output, event):
+    answer = invoke(lambda_app, event)
+    blobs = emf_blobs(captured_output())
+    return answer, blobs
+
+
+def test_a_success_writes_its_outcome_model_version_size_bucket_and_timings(
+    lambda_app, sagemaker, captured_output
+):
+    sagemaker.state.scores = (0.1, 0.9)
+
+    answer, blobs = _run(lambda_app, captured_output, make_event(imagegen.jpeg((640, 480))))
+    found = emitted(blobs)
+
+    assert answer.status == 200 and answer.body["label"] == "malignant"
+    counts = {(name, tuple(sorted(values.items()))) for name, unit, _, values in found if unit == "Count"}
+    assert counts == {
+        ("Requests", (("outcome", "malignant"), ("service", SERVICE))),
+        (
+            "Predictions",
+            (("label", "malignant"), ("model_version", METADATA["version"]), ("service", SERVICE)),
+        ),
+        ("Images", (("service", SERVICE), ("size", "512-1023px"))),
+    }
+    per_request = {(name, unit) for name, unit, dims, _ in found if dims == ("service",)}
+    assert per_request == {
+        ("Latency", "Milliseconds"),
+        ("EndpointLatency", "Milliseconds"),
+        ("ImageBytes", "Bytes"),
+        ("EndpointBytes", "Bytes"),
+    }
+    for blob in blobs:
+        assert set(blob) <= ALLOWED_KEYS, set(blob) - ALLOWED_KEYS  # no request id, user or image fields
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_each_error_code_and_the_refusal_is_counted_once_under_its_code(
+    lambda_app, sagemaker, captured_output, monkeypatch, tmp_path, code
+):
+    make, setup = CASES[code]
+    if setup is not None:
+        setup(lambda_app, sagemaker, monkeypatch, tmp_path)
+
+    answer, blobs = _run(lambda_app, captured_output, make())
+    lambda_app.metadata.forget()
+    found = emitted(blobs)
+
+    assert answer.body["error"]["code"] == code
+    requests_ = [values for name, _, _, values in found if name == "Requests"]
+    assert requests_ == [{"service": SERVICE, "outcome": code}]
+    assert not [name for name, *_ in found if name == "Predictions"]  # no label for an error
+    assert ("Latency", "Milliseconds", ("service",), {"service": SERVICE}) in found
+    for blob in blobs:
+        assert set(blob) <= ALLOWED_KEYS

@@ -55,7 +55,7 @@ def test_metrics_cover_latency_payload_size_labels_and_errors(lambda_app, sagema
     blobs = [r for r in _records(captured_output()) if "_aws" in r]
     names = {m["Name"] for blob in blobs for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
 
-    assert {"Latency", "EndpointLatency", "ImageBytes", "Predictions", "Errors"} <= names
+    assert {"Latency", "EndpointLatency", "ImageBytes", "Predictions", "Requests"} <= names
     assert any(b.get("label") == "malignant" and "Predictions" in b for b in blobs)
-    assert any(b.get("code") == "unsupported_media_type" and "Errors" in b for b in blobs)
+    assert any(b.get("outcome") == "unsupported_media_type" and "Requests" in b for b in blobs)
     assert all(b["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SkinLesionTest" for b in blobs)
