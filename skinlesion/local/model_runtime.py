@@ -7,6 +7,13 @@ context)` turns its `requests.Response` into `(body, content_type)`. This module
 that call flow and those objects, with TF Serving replaced by the SavedModel loaded once
 in-process (same `serving_default` signature, same `{"instances": [{"b64": ...}]}` REST
 decoding), so the artifact's handlers run unchanged.
+
+Errors keep their HTTP meaning: an exception from a handler that carries a 4xx
+(`status_code`: inference.py's RequestError outside the container) is answered with
+that status and `{"error": message}`, any other exception with 500, as the container
+does. With batching on (SAGEMAKER_TFS_ENABLE_BATCHING, as on the deployed endpoint) TF
+Serving's batch limits apply: more than SAGEMAKER_TFS_MAX_BATCH_SIZE instances in one
+request is its 400, a full batching queue its 503 (batching.py).
 """
 
 from __future__ import annotations
@@ -29,7 +36,16 @@ from typing import Any
 
 import requests
 
-from skinlesion.local.batching import DEFAULT_MAX_BATCH, DEFAULT_TIMEOUT_S, Batcher, RunBatch
+from skinlesion.local.batching import (
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_ENQUEUED_BATCHES,
+    DEFAULT_NUM_BATCH_THREADS,
+    DEFAULT_TIMEOUT_S,
+    Batcher,
+    BatchTooLarge,
+    QueueFull,
+    RunBatch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +191,8 @@ class ServedModel:
             return _json_reply(400, {"error": f"JSON Parse error: {err}"})
         try:
             arrays = self._batcher.submit(values) if self._batcher else self._run(values)
+        except (BatchTooLarge, QueueFull) as err:  # TF Serving's batch scheduler: 400 / 503
+            return _json_reply(err.status, {"error": str(err)})
         except self._tf.errors.InvalidArgumentError as err:
             return _json_reply(400, {"error": err.message})
         except self._tf.errors.OpError as err:
@@ -212,9 +230,11 @@ class ServedModel:
         except _TfsStatus as err:
             # The 2.20 container raises falcon.HTTPError with TF Serving's status before output_handler.
             return _json_reply(err.status, {"title": f"{err.status}", "description": err.description})
-        except Exception as err:  # noqa: BLE001 - the container turns any handler error into a 500
-            log.warning("inference handler failed: %s", err)
-            return _json_reply(500, {"error": str(err)})
+        except Exception as err:  # noqa: BLE001 - any other handler error is the container's 500
+            status = _client_status(err)
+            if status is None:
+                log.warning("inference handler failed: %s", err)
+            return _json_reply(status or 500, {"error": str(err)})
         if isinstance(body, str):
             body = body.encode("utf-8")
         return Reply(200, bytes(body), out_type or "application/json")
@@ -236,14 +256,27 @@ class ServedModel:
         return self.tfs_predict(data)
 
 
+def _client_status(err: Exception) -> int | None:
+    """The 4xx a handler's exception carries (inference.RequestError's `status_code`), else None."""
+    status = getattr(err, "status_code", None)
+    return status if isinstance(status, int) and 400 <= status < 500 else None
+
+
 def _batcher_from_env(run: RunBatch) -> Batcher | None:
-    """The container's knobs: SAGEMAKER_TFS_ENABLE_BATCHING, _MAX_BATCH_SIZE, _BATCH_TIMEOUT_MICROS."""
+    """The container's knobs (tfs_utils.create_batching_config): SAGEMAKER_TFS_ENABLE_BATCHING,
+    _MAX_BATCH_SIZE, _BATCH_TIMEOUT_MICROS, _NUM_BATCH_THREADS, _MAX_ENQUEUED_BATCHES."""
     if os.environ.get("SAGEMAKER_TFS_ENABLE_BATCHING", "").lower() != "true":
         return None
+
+    def knob(name: str, default: float) -> float:
+        return float(os.environ.get(f"SAGEMAKER_TFS_{name}") or default)
+
     return Batcher(
         run,
-        max_batch=int(os.environ.get("SAGEMAKER_TFS_MAX_BATCH_SIZE") or DEFAULT_MAX_BATCH),
-        timeout_s=int(os.environ.get("SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS") or DEFAULT_TIMEOUT_S * 1e6) / 1e6,
+        max_batch=int(knob("MAX_BATCH_SIZE", DEFAULT_MAX_BATCH)),
+        timeout_s=knob("BATCH_TIMEOUT_MICROS", DEFAULT_TIMEOUT_S * 1e6) / 1e6,
+        max_enqueued_batches=int(knob("MAX_ENQUEUED_BATCHES", DEFAULT_MAX_ENQUEUED_BATCHES)),
+        threads=int(knob("NUM_BATCH_THREADS", DEFAULT_NUM_BATCH_THREADS)),
     )
 
 

