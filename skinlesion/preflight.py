@@ -9,7 +9,7 @@ from this checkout, then checks, with the caller's AWS credentials and read-only
 - CDK bootstrap: the CDKToolkit stack and the bootstrap version parameter in SSM;
 - Service Quotas for every SageMaker instance the settings need (training, on demand or
   spot; the ISIC import's processing instance; the real-time endpoint), with the
-  shared check of `lambda_src/training_cr/quotas.py` that the deploy itself runs;
+  check of `lesion_contract/quotas.py` that the deploy itself runs before a job starts;
 - the SageMaker TensorFlow (Deep Learning Container) images in the region (ECR DescribeImages).
 
 Prints a table; exits 1 when anything blocks the deploy (each blocker says what to
@@ -19,15 +19,15 @@ do), 0 otherwise, 2 when it cannot run (not a checkout, bad `-c` value).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lesion_contract import quotas
 from skinlesion import REPO_ROOT
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2
@@ -60,31 +60,11 @@ class Plan:
 
     region: str
     region_source: str
-    needs: tuple[Any, ...]  # training_cr.quotas.Need
+    needs: tuple[quotas.Need, ...]
     images: tuple[tuple[str, str], ...]  # (purpose, image URI)
     qualifier: str = DEFAULT_QUALIFIER
     image_error: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
-
-
-@contextlib.contextmanager
-def _checkout_on_path(root: Path) -> Iterator[None]:
-    """The stack's modules and the shared quota check, importable while the plan is made."""
-    added = [p for p in (str(root), str(root / "lambda_src")) if p not in sys.path]
-    sys.path[:0] = added
-    try:
-        yield
-    finally:
-        for path in added:
-            sys.path.remove(path)
-
-
-def quota_module(root: Path = REPO_ROOT) -> Any:
-    """`training_cr.quotas`, the one quota check the deploy and preflight share."""
-    with _checkout_on_path(root):
-        from training_cr import quotas
-
-    return quotas
 
 
 def _cdk_context(root: Path) -> dict[str, Any]:
@@ -100,16 +80,15 @@ def plan_from_checkout(
     context: Mapping[str, Any], *, region: str | None, region_source: str, root: Path = REPO_ROOT
 ) -> Plan:
     """The deploy's needs for these settings, computed by the stack's own config and image lookup."""
-    if not (root / "stacks" / "config.py").is_file():
-        raise PreflightError(f"{root} is not the project checkout: run preflight where you run `cdk deploy`")
     merged = _cdk_context(root) | dict(context)
-    quotas = quota_module(root)
     # The stack's modules start jsii; its end-of-life banner for Node 20 is noise here.
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    with _checkout_on_path(root):
+    try:
         from stacks.config import AppConfig, ConfigError
         from stacks.constructs.dataset import IMPORT_INSTANCE_TYPE
         from stacks.constructs.sagemaker_image import inference_image_uri, training_image_uri
+    except ImportError as err:  # aws-cdk-lib / sagemaker-core: the `cdk` extra, as for `cdk deploy`
+        raise PreflightError(f"the stack's modules cannot load ({err}): `pip install -e '.[cdk]'`") from None
 
     environ = {"CDK_DEFAULT_REGION": region} if region else {}
     try:
@@ -222,7 +201,7 @@ def check_bootstrap(clients: Clients, plan: Plan, account: str) -> list[Check]:
     return rows
 
 
-def check_quotas(clients: Clients, plan: Plan, quotas: Any) -> list[Check]:
+def check_quotas(clients: Clients, plan: Plan) -> list[Check]:
     rows: list[Check] = []
     if not plan.needs:
         return rows
@@ -268,14 +247,14 @@ def check_images(clients: Clients, plan: Plan) -> list[Check]:
     return rows
 
 
-def run_checks(plan: Plan, clients: Clients, quotas: Any) -> list[Check]:
+def run_checks(plan: Plan, clients: Clients) -> list[Check]:
     """Every check, in the order a deploy meets them; stops after credentials fail."""
     credentials, account = check_credentials(clients, plan)
     rows = [credentials, check_region(plan)]
     if account is None:
         return rows
     rows += check_bootstrap(clients, plan, account)
-    rows += check_quotas(clients, plan, quotas)
+    rows += check_quotas(clients, plan)
     rows += check_images(clients, plan)
     return rows
 
@@ -336,7 +315,7 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None, r
     except (PreflightError, ValueError) as err:
         print(f"skinlesion preflight: {err}", file=sys.stderr)
         return EXIT_USAGE
-    rows = run_checks(plan, clients or default_clients(plan.region), quota_module(root))
+    rows = run_checks(plan, clients or default_clients(plan.region))
     if args.json:
         print(json.dumps({"region": plan.region, "checks": [asdict(r) for r in rows]}, indent=2))
     else:

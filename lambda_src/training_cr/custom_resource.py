@@ -5,7 +5,10 @@ return within seconds; the stack then waits on a WaitCondition that
 `job_events.handler` signals when the job ends (CloudFormation would give up on a
 custom resource after one hour). The physical id is the job name, so:
 
-- same fingerprint -> same name -> the existing job is reused, nothing new runs;
+- same fingerprint -> same name -> the existing job is reused, nothing new runs,
+  unless it failed or was stopped: then a new attempt (`<name>-r2`, `-r3`…) starts
+  with the current settings (a raised quota, spot off), and CloudFormation deletes
+  the failed attempt's physical id;
 - new fingerprint -> new name -> one new job; CloudFormation then deletes the old
   physical id, which stops that job if it still runs;
 - Delete (stack delete, replacement, rollback) stops the job, waits for it to stop
@@ -13,14 +16,21 @@ custom resource after one hour). The physical id is the job name, so:
 
 An ISIC import whose dataset (manifest.json under the same query's prefix) already
 exists signals success at once and starts nothing.
+
+Before a job is created, the SageMaker instance quotas the deploy needs
+(`QuotaChecks`: the import's, the training job's, the endpoint's) are read from
+Service Quotas; a short one fails the resource in seconds with the quota, its value,
+the need and the command to request more (`lesion_contract/quotas.py`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
+from lesion_contract import quotas
 from training_cr import job_logs
 from training_cr.aws import client, error_code, error_message
 from training_cr.jobs import (
@@ -32,7 +42,15 @@ from training_cr.jobs import (
     training_request,
 )
 from training_cr.outcome import TERMINAL, finish, manifest_verdict
-from training_cr.state import JobRecord, get_record, job_name, put_record, s3_exists
+from training_cr.state import (
+    MAX_ATTEMPTS,
+    JobRecord,
+    attempt_name,
+    get_record,
+    job_name,
+    put_record,
+    s3_exists,
+)
 from training_cr.wait_signal import send_signal
 
 log = logging.getLogger()
@@ -41,6 +59,7 @@ log.setLevel(logging.INFO)
 TRAINING_TYPE = "Custom::TrainingJob"
 IMPORT_TYPE = "Custom::DatasetImport"
 POLL_SECONDS = 15.0  # while a deleted job is stopping
+RETRIED = ("Failed", "Stopped")  # an attempt in these states is done for; the next deploy tries again
 _DELETE_MARGIN_MS = 60_000  # leave time to delete the log streams and answer CloudFormation
 
 
@@ -76,6 +95,35 @@ def _status(kind: str, job: dict[str, Any]) -> str:
     return str(job["TrainingJobStatus"] if kind == "training" else job["ProcessingJobStatus"])
 
 
+def current_attempt(kind: str, base: str) -> tuple[str, dict[str, Any] | None]:
+    """The attempt this deploy uses: the first name with no job yet, or whose job did not fail or stop.
+
+    A failed or stopped job (a quota too low, a spot interruption past MaxWait, a
+    cancelled deploy) is never reused as "done": the next deploy starts a new attempt.
+    A completed or running one is reused.
+    """
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        name = attempt_name(base, attempt)
+        job = describe(kind, name)
+        if job is None or _status(kind, job) not in RETRIED:
+            return name, job
+        log.info("%s %s ended %s: starting a new attempt", kind, name, _status(kind, job))
+    raise RuntimeError(
+        f"{MAX_ATTEMPTS} attempts of {base} failed or were stopped; change a setting (a new fingerprint "
+        "starts over) or read the failure reasons in the SageMaker console"
+    )
+
+
+def check_quotas(props: dict[str, Any]) -> None:
+    """Fail now, before anything costly starts, when a SageMaker quota the deploy needs is too low."""
+    needs = [quotas.Need.from_property(v) for v in props.get("QuotaChecks") or []]
+    if not needs:
+        return
+    region = os.environ.get("AWS_REGION") or str(props.get("Region") or "")
+    for finding in quotas.enforce(client("service-quotas"), needs, region):
+        log.info("quota %s: %s", finding.status, finding.describe(region))
+
+
 def _adopt(kind: str, record: JobRecord, job: dict[str, Any]) -> None:
     """A job with this name exists already (retry, rollback, same fingerprint): reuse it.
 
@@ -94,7 +142,10 @@ def _adopt(kind: str, record: JobRecord, job: dict[str, Any]) -> None:
 
 def start_training(props: dict[str, Any]) -> dict[str, Any]:
     bucket = prop(props, "Bucket")
-    name = job_name(prop(props, "JobNamePrefix"), prop(props, "Fingerprint"), bucket)
+    training_request(props, "validation")  # validate every property before touching AWS
+    name, existing = current_attempt(
+        "training", job_name(prop(props, "JobNamePrefix"), prop(props, "Fingerprint"), bucket)
+    )
     record = JobRecord(
         kind="training",
         job_name=name,
@@ -103,11 +154,10 @@ def start_training(props: dict[str, Any]) -> dict[str, Any]:
         min_auc=float(prop(props, "MinAuc")),
         fingerprint=prop(props, "Fingerprint"),
     )
-    request = training_request(props, name)  # validate every property before touching AWS
-    existing = describe("training", name)
     if existing is None:
+        check_quotas(props)
         put_record(record)  # before the job exists, so its end event always finds it
-        client("sagemaker").create_training_job(**request)
+        client("sagemaker").create_training_job(**training_request(props, name))
         log.info("started training job %s", name)
     else:
         _adopt("training", record, existing)
@@ -126,27 +176,29 @@ def start_training(props: dict[str, Any]) -> dict[str, Any]:
 def start_import(props: dict[str, Any]) -> dict[str, Any]:
     bucket = prop(props, "Bucket")
     dataset_prefix = prop(props, "DatasetPrefix")
-    name = job_name(prop(props, "JobNamePrefix"), prop(props, "DatasetId"), bucket)
+    base = job_name(prop(props, "JobNamePrefix"), prop(props, "DatasetId"), bucket)
     handle = prop(props, "WaitHandleUrl")
-    data = {"JobName": name, "DatasetUri": f"s3://{bucket}/{dataset_prefix}", "Reused": "false"}
+    processing_request(props, base)  # validate every property before touching AWS
     if s3_exists(bucket, f"{dataset_prefix}manifest.json"):
+        data = {"JobName": base, "DatasetUri": f"s3://{bucket}/{dataset_prefix}", "Reused": "true"}
         verdict = manifest_verdict(bucket, dataset_prefix)
         send_signal(
             handle,
             status=verdict.status,
             reason=f"Reused: {verdict.reason}",
-            unique_id=name,
+            unique_id=base,
             data=verdict.data,
         )
-        return {"PhysicalResourceId": name, "Data": data | {"Reused": "true"}}
+        return {"PhysicalResourceId": base, "Data": data}
+    name, existing = current_attempt("import", base)
+    data = {"JobName": name, "DatasetUri": f"s3://{bucket}/{dataset_prefix}", "Reused": "false"}
     record = JobRecord(
         kind="import", job_name=name, wait_handle_url=handle, bucket=bucket, dataset_prefix=dataset_prefix
     )
-    request = processing_request(props, name)
-    existing = describe("import", name)
     if existing is None:
+        check_quotas(props)  # the import is the first costly step: check the training's quotas too
         put_record(record)
-        client("sagemaker").create_processing_job(**request)
+        client("sagemaker").create_processing_job(**processing_request(props, name))
         log.info("started ISIC import job %s", name)
     else:
         _adopt("import", record, existing)

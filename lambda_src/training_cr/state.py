@@ -19,6 +19,7 @@ from training_cr.aws import client, error_code
 RECORD_PREFIX = "pipeline/jobs/"
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _HASH_CHARS = 12
+MAX_ATTEMPTS = 20  # SageMaker job names are never reused, so each retry needs a new one
 
 
 def job_name(prefix: str, *parts: str) -> str:
@@ -32,6 +33,16 @@ def job_name(prefix: str, *parts: str) -> str:
     name = f"{prefix}-{digest}"
     if not _NAME.match(name):
         raise ValueError(f"job name {name!r} is not a valid SageMaker job name (prefix too long?)")
+    return name
+
+
+def attempt_name(base: str, attempt: int) -> str:
+    """`base` for the first attempt, `base-r2`, `base-r3`… for retries of a failed or stopped job."""
+    if not 1 <= attempt <= MAX_ATTEMPTS:
+        raise ValueError(f"attempt must be 1..{MAX_ATTEMPTS}, got {attempt}")
+    name = base if attempt == 1 else f"{base}-r{attempt}"
+    if not _NAME.match(name):
+        raise ValueError(f"job name {name!r} is not a valid SageMaker job name")
     return name
 
 
@@ -74,12 +85,28 @@ def get_record(bucket: str, name: str) -> JobRecord | None:
     return JobRecord(**data)
 
 
+class S3AccessDenied(PermissionError):
+    """S3 answered 403: the role may not read the key (or, for a missing key, list the bucket)."""
+
+
 def s3_exists(bucket: str, key: str) -> bool:
+    """True/False for 200/404; a 403 is no answer to "does it exist?" and raises S3AccessDenied.
+
+    S3 answers HEAD on a missing key with 403, not 404, when the caller lacks
+    s3:ListBucket, so treating 403 as "absent" would re-run an import whose
+    dataset is there.
+    """
     try:
         client("s3").head_object(Bucket=bucket, Key=key)
     except Exception as err:
-        if error_code(err) in ("404", "NoSuchKey", "NotFound"):
+        code = error_code(err)
+        if code in ("404", "NoSuchKey", "NotFound"):
             return False
+        if code in ("403", "AccessDenied", "Forbidden"):
+            raise S3AccessDenied(
+                f"s3://{bucket}/{key}: access denied (HTTP 403). The role needs s3:GetObject on the key "
+                "and s3:ListBucket on the bucket (without it a missing key answers 403, not 404)."
+            ) from err
         raise
     return True
 

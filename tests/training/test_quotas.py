@@ -10,7 +10,8 @@ from __future__ import annotations
 import boto3
 import pytest
 from botocore.stub import Stubber
-from training_cr.quotas import (
+
+from lesion_contract.quotas import (
     QuotaError,
     check,
     endpoint_need,

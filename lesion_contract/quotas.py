@@ -7,8 +7,9 @@ check every quota the chosen knobs need (import, training, endpoint) before they
 start a job and fail in seconds with the quota's name, its value, what is needed
 and how to ask for more. `skinlesion preflight` runs the same check from a laptop.
 
-Standard library only, with the Service Quotas client passed in: the Lambda bundle
-and the CLI share this one module.
+Standard library only, with the Service Quotas client passed in, in the contract
+package that the stack (which writes the needs into the custom resources), the
+training Lambda's bundle and the CLI all import.
 """
 
 from __future__ import annotations
