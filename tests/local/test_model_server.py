@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from skinlesion.local.model_runtime import ArtifactError, ServedModel
 from skinlesion.local.model_server import DEFAULT_ENDPOINT_NAME, LOCAL_ACCOUNT_ID, start_model_server
 
-from .tiny_artifact import jpeg_bytes
+from .tiny_artifact import build_tiny_artifact, jpeg_bytes
 
 pytestmark = pytest.mark.slow  # builds and loads a (tiny) TensorFlow model
 
@@ -155,3 +155,39 @@ def test_batched_serving_gives_the_unbatched_answers(tiny_model):
     finally:
         plain.close()
         batched.close()
+
+
+@pytest.fixture(scope="module")
+def shipped_handlers_server(tmp_path_factory):
+    """The tiny model with the project's own code/inference.py (model_src/inference.py)."""
+    handlers = (Path(__file__).resolve().parents[2] / "model_src" / "inference.py").read_text()
+    server = start_model_server(
+        build_tiny_artifact(tmp_path_factory.mktemp("shipped") / "m.tar.gz", handlers)
+    )
+    yield server
+    server.stop()
+    server.model.close()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "words"),
+    [("text/csv", b"1,2,3", 415, "unsupported content type"), ("image/jpeg", b"", 400, "empty request body")],
+)
+def test_a_handler_error_with_a_4xx_keeps_its_status(
+    shipped_handlers_server, content_type, body, status, words
+):
+    # inference.RequestError(status_code=4xx): the client's mistake, answered as such, not 500
+    reply = requests.post(
+        f"{shipped_handlers_server.url}/invocations",
+        data=body,
+        headers={"Content-Type": content_type},
+        timeout=5,
+    )
+    assert reply.status_code == status
+    assert words in reply.json()["error"]
+    with pytest.raises(ClientError) as caught:
+        runtime(shipped_handlers_server.url).invoke_endpoint(
+            EndpointName=DEFAULT_ENDPOINT_NAME, ContentType=content_type, Body=body
+        )
+    assert caught.value.response["Error"]["Code"] == "ModelError"
+    assert caught.value.response["OriginalStatusCode"] == status
