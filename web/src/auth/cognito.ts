@@ -2,8 +2,8 @@
  * A small client for Cognito's JSON API (the calls the AWS SDK makes, without the SDK):
  * USER_SRP_AUTH sign-in (USER_PASSWORD_AUTH for the local stack), the NEW_PASSWORD_REQUIRED,
  * SOFTWARE_TOKEN_MFA and MFA_SETUP challenges (AssociateSoftwareToken, VerifySoftwareToken),
- * REFRESH_TOKEN_AUTH and GlobalSignOut. The same calls work against the local stack's moto
- * Cognito through config.cognitoEndpoint.
+ * token refresh (GetTokensFromRefreshToken; REFRESH_TOKEN_AUTH locally) and GlobalSignOut. The
+ * same calls work against the local stack's moto Cognito through config.cognitoEndpoint.
  */
 import { sessionFromTokens, type Session } from "./session";
 import { AuthError, messageFor, NETWORK_MESSAGE } from "./messages";

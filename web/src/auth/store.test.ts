@@ -80,6 +80,29 @@ describe("AuthStore MFA", () => {
     expect(fake.byRoute("VerifySoftwareToken")[0]?.body).toMatchObject({ Session: "s-2", UserCode: "123456" });
   });
 
+  it("goes back to the sign-in form with a notice when the challenge's session has lapsed", async () => {
+    fakeFetch({
+      InitiateAuth: () => challenge("SOFTWARE_TOKEN_MFA", "mfa-1"),
+      RespondToAuthChallenge: () => cognitoError("NotAuthorizedException", "Invalid session for the user, session is expired."),
+    });
+    const store = restoredStore();
+    await store.signIn("ana", "pw");
+    expect(store.getState().status).toBe("mfaCode");
+    await store.answerMfaCode("123456");
+    expect(store.getState()).toEqual({ status: "signedOut", notice: "This sign-in took too long. Please sign in again." });
+  });
+
+  it("stays on the code step after a wrong code", async () => {
+    fakeFetch({
+      InitiateAuth: () => challenge("SOFTWARE_TOKEN_MFA", "mfa-1"),
+      RespondToAuthChallenge: () => cognitoError("CodeMismatchException", "Invalid code received for user"),
+    });
+    const store = restoredStore();
+    await store.signIn("ana", "pw");
+    await expect(store.answerMfaCode("123456")).rejects.toMatchObject({ code: "CodeMismatchException" });
+    expect(store.getState().status).toBe("mfaCode");
+  });
+
   it("builds the otpauth URI an authenticator app reads", () => {
     expect(otpauthUri("JBSWY3DPEHPK3PXP", "ana@example.org")).toBe(
       "otpauth://totp/Skin%20lesion%20classifier:ana%40example.org?secret=JBSWY3DPEHPK3PXP&issuer=Skin%20lesion%20classifier&algorithm=SHA1&digits=6&period=30",

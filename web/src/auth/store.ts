@@ -8,6 +8,7 @@
 import { ApiError, SESSION_EXPIRED_MESSAGE } from "../api/errors";
 import {
   AuthError,
+  SIGN_IN_EXPIRED_MESSAGE,
   type CognitoClient,
   type MfaCodeChallenge,
   type MfaSetupChallenge,
@@ -92,19 +93,35 @@ export class AuthStore {
     await this.apply(await this.cognito.signIn(this.account, password));
   }
 
+  /** Answers a challenge; when its session has lapsed, back to the sign-in form with a notice. */
+  private async step(answer: () => Promise<SignInResult>): Promise<void> {
+    let result: SignInResult;
+    try {
+      result = await answer();
+    } catch (error) {
+      if (error instanceof AuthError && error.message === SIGN_IN_EXPIRED_MESSAGE) {
+        return this.set({ status: "signedOut", notice: SIGN_IN_EXPIRED_MESSAGE });
+      }
+      throw error;
+    }
+    await this.apply(result);
+  }
+
   async completeNewPassword(newPassword: string): Promise<void> {
-    await this.apply(await this.cognito.completeNewPassword(this.challenge("newPassword").challenge, newPassword));
+    const { challenge } = this.challenge("newPassword");
+    await this.step(() => this.cognito.completeNewPassword(challenge, newPassword));
   }
 
   /** The 6-digit code of the SOFTWARE_TOKEN_MFA challenge. */
   async answerMfaCode(code: string): Promise<void> {
-    await this.apply(await this.cognito.answerMfaCode(this.challenge("mfaCode").challenge, code.replace(/\s/g, "")));
+    const { challenge } = this.challenge("mfaCode");
+    await this.step(() => this.cognito.answerMfaCode(challenge, code.replace(/\s/g, "")));
   }
 
   /** Finishes MFA enrolment with the app's first code; signs in. */
   async verifyMfaSetup(code: string, deviceName = "Authenticator app"): Promise<void> {
     const { challenge } = this.challenge("mfaSetup");
-    await this.apply(await this.cognito.verifySoftwareToken(challenge, code.replace(/\s/g, ""), deviceName));
+    await this.step(() => this.cognito.verifySoftwareToken(challenge, code.replace(/\s/g, ""), deviceName));
   }
 
   /** Forgets the session now and revokes it on the server in the background. */
