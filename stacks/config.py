@@ -32,8 +32,8 @@ _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # CloudWatch Logs accepts only these retention periods (days).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557)
-LOG_RETENTION_DAYS += (2922, 3288, 3653)
+LOG_RETENTION_DAYS: tuple[int, ...] = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731)
+LOG_RETENTION_DAYS += (1096, 1827, 2192, 2557, 2922, 3288, 3653)
 
 
 class ConfigError(ValueError):
@@ -235,7 +235,7 @@ class ModelSourceSettings:
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """Knobs of the training pipeline (issue 7); only read when the model source is `train`."""
+    """Knobs of the training pipeline; only read when the model source is `train`."""
 
     instance_type: str = "ml.p3.2xlarge"
     instance_count: int = 1
