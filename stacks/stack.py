@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import Aspects, CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+import lesion_contract as contract
 from stacks.config import AppConfig
 from stacks.constructs.auth import Auth
-from stacks.constructs.inference_endpoint import InferenceEndpoint
+from stacks.constructs.inference_endpoint import VARIANT_NAME, InferenceEndpoint
 from stacks.constructs.model_source import ModelArtifact, bundled_model
+from stacks.constructs.monitoring import Monitoring
+from stacks.constructs.monitoring_metrics import ServiceMetrics
 from stacks.constructs.predict_api import PredictApi
+from stacks.constructs.retention import LogRetention
 from stacks.constructs.storage import Storage
 from stacks.constructs.training import Training
 from stacks.constructs.website import Website
@@ -59,6 +63,9 @@ class SkinLesionStack(Stack):
             }
         )
         self.storage, self.endpoint, self.auth, self.api, self.site = storage, endpoint, auth, api, site
+        self.monitoring = self._monitoring(config)
+        endpoint.roll_back_on(self.monitoring.endpoint_alarms)  # a model update bakes under these
+        Aspects.of(self).add(LogRetention(config.log_retention_days))
         self._outputs()
         acknowledge_cdk_singletons(self)
         self._destroy_cdk_handler_logs()
@@ -80,6 +87,27 @@ class SkinLesionStack(Stack):
         CfnOutput(self, "TrainingJobName", value=self.training.job_name, description="SageMaker training job")
         return self.training.model
 
+    def _monitoring(self, config: AppConfig) -> Monitoring:
+        """Dashboard, alarms and their topic (docs/operations.md); the metrics the Lambda emits."""
+        metrics = ServiceMetrics(
+            api=self.api.api,
+            function=self.api.function,
+            endpoint_name=config.endpoint.name,
+            variant_name=VARIANT_NAME,
+            # What the Lambda's environment names (constructs/predict_api.py): one home, the contract.
+            namespace=contract.DEFAULT_METRICS_NAMESPACE,
+            service=contract.DEFAULT_SERVICE_NAME,
+        )
+        training = getattr(self, "training", None)
+        return Monitoring(
+            self,
+            "Monitoring",
+            metrics=metrics,
+            settings=config.monitoring,
+            serverless=config.endpoint.serverless,
+            training_job_prefix=training.prefix if training else None,
+        )
+
     def _destroy_cdk_handler_logs(self) -> None:
         """CDK gives its BucketDeployment handler a retained log group; nothing may outlive `cdk destroy`."""
         for child in self.node.children:
@@ -100,3 +128,12 @@ class SkinLesionStack(Stack):
         for key in OUTPUT_KEYS:
             value, description = values[key]
             CfnOutput(self, key, value=value, description=description)
+        CfnOutput(
+            self, "DashboardUrl", value=self.monitoring.dashboard_url, description="CloudWatch dashboard"
+        )
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.monitoring.topic.topic_arn,
+            description="SNS topic of the alarms",
+        )

@@ -10,7 +10,7 @@ deploy can name them without a dependency cycle.
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
@@ -58,7 +58,6 @@ class Monitoring(Construct):
             f"https://{Aws.REGION}.console.{Aws.URL_SUFFIX}/cloudwatch/home?region={Aws.REGION}"
             f"#dashboards:name={self.dashboard.dashboard_name}"
         )
-        CfnOutput(self, "DashboardUrl", value=self.dashboard_url, description="CloudWatch dashboard")
 
     # --- topic
     def _topic(self) -> sns.Topic:
@@ -87,7 +86,6 @@ class Monitoring(Construct):
         )
         if self.settings.alarm_email:
             topic.add_subscription(subscriptions.EmailSubscription(self.settings.alarm_email))
-        CfnOutput(self, "AlarmTopicArn", value=topic.topic_arn, description="SNS topic of every alarm")
         return topic
 
     def _alarm(
