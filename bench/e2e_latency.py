@@ -27,6 +27,7 @@ from pathlib import Path
 
 import requests
 
+from skinlesion.local import idp
 from skinlesion.local.httpbase import free_ports
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,16 +60,10 @@ def start_stack(model: Path, workdir: Path, batching: bool) -> tuple[subprocess.
 
 
 def sign_in(state: dict) -> str:
-    response = requests.post(
-        state["cognitoEndpoint"],
-        headers={"X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth",
-                 "Content-Type": "application/x-amz-json-1.1"},
-        data=json.dumps({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": state["userPoolClientId"],
-                         "AuthParameters": {"USERNAME": state["username"], "PASSWORD": state["password"]}}),
-        timeout=10,
-    )  # fmt: skip
-    response.raise_for_status()
-    return response.json()["AuthenticationResult"]["IdToken"]
+    result = idp.sign_in(
+        state["cognitoEndpoint"], state["userPoolClientId"], state["username"], state["password"]
+    )
+    return result["IdToken"]
 
 
 def predict(session: requests.Session, state: dict, token: str) -> requests.Response:

@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "lambda_src"), str(REPO)]
+sys.path.insert(0, str(REPO / "tests"))  # the reliability suite's load generator, as pytest sees it
 
-from reliability import images, load, wire  # noqa: E402 - needs the paths above
+from reliability import images, load, wire  # noqa: E402 - needs the path above
 from reliability.test_load import stack_pids  # noqa: E402
 
 from skinlesion.local.httpbase import free_ports  # noqa: E402

@@ -3,7 +3,9 @@
 Order: a token given outright (`--token`); a cached token that has not expired; a
 cached refresh token; a username/password sign-in (flags, environment, the local
 stack's demo user, or a prompt when a terminal is attached). The password is only
-asked for when the cache cannot help.
+asked for when the cache cannot help; a password that is given (flag or environment)
+must be the one the cached tokens were signed in with, else it signs in afresh, so a
+wrong password fails even while good tokens are cached.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import getpass
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 
 from skinlesion.client import CognitoClient, SignInError
 from skinlesion.targets import Target
@@ -34,6 +37,7 @@ class TokenProvider:
         cache: TokenCache | None,
         new_password: Callable[[], str] | None = None,
         token: str | None = None,
+        given_password: str | None = None,
     ) -> None:
         self._cognito = cognito
         self._username = username
@@ -41,6 +45,7 @@ class TokenProvider:
         self._cache = cache
         self._new_password = new_password
         self._token = token
+        self._given_password = given_password  # named by the person (flag or environment)
 
     @property
     def can_renew(self) -> bool:
@@ -57,16 +62,22 @@ class TokenProvider:
         if self._cognito is None or self._username is None:
             raise SignInError("cannot sign in: no Cognito app client known (pass --client-id or --token)")
         cached = self._cache.get(self._key()) if self._cache else None
+        if cached and self._given_password is not None and not cached.matches(self._given_password):
+            cached = None  # another password than the cached tokens': Cognito must judge it
         if cached and cached.is_fresh():
             return cached.id_token
         tokens = None
         if cached and cached.refresh_token:
             try:
-                tokens = self._cognito.refresh(cached.refresh_token)
+                tokens = replace(
+                    self._cognito.refresh(cached.refresh_token), password_check=cached.password_check
+                )
             except SignInError:  # refresh token expired or revoked: fall back to the password
                 tokens = None
         if tokens is None:
-            tokens = self._cognito.sign_in(self._username, self._password(), self._new_password)
+            password = self._password()
+            tokens = self._cognito.sign_in(self._username, password, self._new_password)
+            tokens = tokens.signed_in_with(password)
         if self._cache:
             self._cache.put(self._key(), tokens)
         return tokens.id_token
@@ -101,6 +112,7 @@ def build_provider(
         password=get_password,
         cache=TokenCache() if use_cache else None,
         new_password=_prompt_new_password if _interactive() else None,
+        given_password=given,
     )
 
 

@@ -35,20 +35,20 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a model; `train --default` reproduces the shipped one", add_help=False
     )
     sub.add_parser("evaluate", help="evaluate a model on labelled images", add_help=False)
-    _add_predict(
-        sub.add_parser(
-            "predict",
-            help="classify images through the API",
-            description="Classify image files through the skin-lesion API.",
-        )
+    predict_parser = sub.add_parser(
+        "predict",
+        help="classify images through the API",
+        description="Classify image files through the skin-lesion API.",
     )
-    _add_cost(
-        sub.add_parser(
-            "cost",
-            help="estimate what the AWS settings cost",
-            description="Estimate AWS cost for the stack's settings (prices.json).",
-        )
+    _add_predict(predict_parser)
+    cost_parser = sub.add_parser(
+        "cost",
+        help="estimate what the AWS settings cost",
+        description="Estimate AWS cost for the stack's settings (prices.json).",
     )
+    _add_cost(cost_parser)
+    for command in (predict_parser, cost_parser):
+        command.set_defaults(subparser=command)  # a bad flag is reported with this command's usage
     return parser
 
 
@@ -102,7 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args and args[0] in PASSTHROUGH:
             return _passthrough(args[0], args[1:])
-        parsed = build_parser().parse_args(args)
+        parsed, unknown = build_parser().parse_known_args(args)
+        if unknown:  # argparse would print the top-level usage; the subcommand's says more
+            parsed.subparser.error(f"unrecognized arguments: {' '.join(unknown)}")
         return _predict(parsed) if parsed.command == "predict" else _cost(parsed)
     except KeyboardInterrupt:
         print("skinlesion: interrupted", file=sys.stderr)

@@ -1,26 +1,30 @@
 """Clients for the two services a user talks to: Cognito (sign-in) and the predict API.
 
-Sign-in speaks Cognito's JSON API directly (`InitiateAuth` with USER_PASSWORD_AUTH,
-`REFRESH_TOKEN_AUTH`, `RespondToAuthChallenge` for NEW_PASSWORD_REQUIRED): the same
-requests work against AWS and against the local stack's moto Cognito, and need no
-AWS credentials. The API takes the resulting *ID* token as `Authorization: Bearer`.
+Sign-in uses boto3's `cognito-idp` client, unsigned (`InitiateAuth` with
+USER_PASSWORD_AUTH, `REFRESH_TOKEN_AUTH`, `RespondToAuthChallenge` for
+NEW_PASSWORD_REQUIRED need no AWS credentials): the same calls work against AWS and
+against the local stack's moto Cognito. The API takes the resulting *ID* token as
+`Authorization: Bearer`.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import requests
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from skinlesion.tokens import CachedTokens
 
-COGNITO_CONTENT_TYPE = "application/x-amz-json-1.1"
-COGNITO_TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 CONNECT_TIMEOUT_S = 5
 # The API gives up at 29 s (API Gateway's integration timeout); wait a little longer than that.
 API_READ_TIMEOUT_S = 35
@@ -37,8 +41,26 @@ _SIGN_IN_HINTS = {
 }
 
 
+_AWS_ENDPOINT = re.compile(r"^https://cognito-idp\.([a-z0-9-]+)\.amazonaws\.com/?$")
+
+
 def cognito_endpoint_for(region: str) -> str:
     return f"https://cognito-idp.{region}.amazonaws.com/"
+
+
+def cognito_idp(endpoint: str, *, read_timeout_s: float = COGNITO_READ_TIMEOUT_S) -> Any:
+    """An unsigned boto3 `cognito-idp` client for `endpoint` (AWS's, or the local stack's moto)."""
+    aws = _AWS_ENDPOINT.match(endpoint)
+    config = Config(
+        signature_version=UNSIGNED,  # the sign-in calls take no AWS credentials
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=read_timeout_s,
+        retries={"total_max_attempts": 2, "mode": "standard"},
+    )
+    region = aws.group(1) if aws else "us-east-1"  # any region suits an endpoint given by URL
+    return boto3.session.Session().client(
+        "cognito-idp", region_name=region, endpoint_url=endpoint, config=config
+    )
 
 
 class SignInError(Exception):
@@ -66,22 +88,20 @@ class ApiError(Exception):
 class CognitoClient:
     """Username/password sign-in and token refresh for one app client."""
 
-    def __init__(self, endpoint: str, client_id: str, *, session: requests.Session | None = None) -> None:
+    def __init__(self, endpoint: str, client_id: str) -> None:
         self.endpoint = endpoint
         self.client_id = client_id
-        self.session = session or requests.Session()
+        self._idp = cognito_idp(endpoint)
 
     def sign_in(
         self, username: str, password: str, new_password: Callable[[], str] | None = None
     ) -> CachedTokens:
         """USER_PASSWORD_AUTH; answers NEW_PASSWORD_REQUIRED with `new_password()` when given."""
         body = self._call(
-            "InitiateAuth",
-            {
-                "AuthFlow": "USER_PASSWORD_AUTH",
-                "ClientId": self.client_id,
-                "AuthParameters": {"USERNAME": username, "PASSWORD": password},
-            },
+            self._idp.initiate_auth,
+            AuthFlow="USER_PASSWORD_AUTH",
+            ClientId=self.client_id,
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
         )
         if body.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
             if new_password is None:
@@ -90,24 +110,20 @@ class CognitoClient:
                     "(sign in once on the web page, or run this command in a terminal)"
                 )
             body = self._call(
-                "RespondToAuthChallenge",
-                {
-                    "ChallengeName": "NEW_PASSWORD_REQUIRED",
-                    "ClientId": self.client_id,
-                    "Session": body.get("Session"),
-                    "ChallengeResponses": {"USERNAME": username, "NEW_PASSWORD": new_password()},
-                },
+                self._idp.respond_to_auth_challenge,
+                ChallengeName="NEW_PASSWORD_REQUIRED",
+                ClientId=self.client_id,
+                Session=body.get("Session", ""),
+                ChallengeResponses={"USERNAME": username, "NEW_PASSWORD": new_password()},
             )
         return self._tokens(body, refresh_token=None)
 
     def refresh(self, refresh_token: str) -> CachedTokens:
         body = self._call(
-            "InitiateAuth",
-            {
-                "AuthFlow": "REFRESH_TOKEN_AUTH",
-                "ClientId": self.client_id,
-                "AuthParameters": {"REFRESH_TOKEN": refresh_token},
-            },
+            self._idp.initiate_auth,
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            ClientId=self.client_id,
+            AuthParameters={"REFRESH_TOKEN": refresh_token},
         )
         return self._tokens(body, refresh_token=refresh_token)
 
@@ -123,38 +139,29 @@ class CognitoClient:
             refresh_token=result.get("RefreshToken") or refresh_token,
         )
 
-    def _call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        headers = {"Content-Type": COGNITO_CONTENT_TYPE, "X-Amz-Target": COGNITO_TARGET_PREFIX + action}
+    def _call(self, operation: Callable[..., dict[str, Any]], **params: Any) -> dict[str, Any]:
         try:
-            response = self.session.post(
-                self.endpoint,
-                json=payload,
-                headers=headers,
-                timeout=(CONNECT_TIMEOUT_S, COGNITO_READ_TIMEOUT_S),
-            )
-        except requests.RequestException as exc:
+            return operation(**params)
+        except ClientError as exc:
+            raise _sign_in_error(exc) from None
+        except BotoCoreError as exc:  # connection refused, timeouts, no such host
             raise SignInError(
-                f"sign-in failed: cannot reach Cognito at {self.endpoint} ({_reason(exc)})"
+                f"sign-in failed: cannot reach Cognito at {self.endpoint} ({type(exc).__name__})"
             ) from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if response.ok and isinstance(body, dict):
-            return body
-        raise _sign_in_error(response.status_code, body if isinstance(body, dict) else {})
 
 
-def _sign_in_error(status: int, body: dict[str, Any]) -> SignInError:
-    """Cognito's {"__type": "...#NotAuthorizedException", "message": ...} as one readable line."""
-    error_type = str(body.get("__type", "")).rsplit("#", 1)[-1]
-    message = str(body.get("message") or body.get("Message") or "").strip().rstrip(".")
+def _sign_in_error(exc: ClientError) -> SignInError:
+    """Cognito's error (code and message) as one readable line."""
+    error = exc.response.get("Error", {})
+    error_type = str(error.get("Code", ""))
+    message = str(error.get("Message") or "").strip().rstrip(".")
     if error_type == "NotAuthorizedException" and message:
         # Cognito's own text is precise here ("Incorrect username or password", "User is disabled").
         return SignInError(f"sign-in failed: {message[:1].lower()}{message[1:]}")
     hint = _SIGN_IN_HINTS.get(error_type)
     if hint:
         return SignInError(f"sign-in failed: {hint}")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return SignInError(f"sign-in failed: {error_type or 'Cognito error'}: {message or f'HTTP {status}'}")
 
 

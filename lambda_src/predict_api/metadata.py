@@ -27,11 +27,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 import lesion_contract as contract
+from lesion_contract import artifact
 from predict_api.errors import ModelUnavailable
 
 CLASS_NAMES = ("benign", "malignant")  # the endpoint's output order, fixed by DESIGN.md
-_METADATA_NAME = "metadata.json"
-_TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 # Below this a retry on the request path could not finish; answer 503 at once instead.
 _MIN_RETRY_S = 0.5
 _log = logging.getLogger(__name__)
@@ -91,7 +90,7 @@ def load(*, budget_s: float | None = None) -> ModelMetadata:
         )
     try:
         with _open(uri, budget_s=budget_s) as stream:
-            raw = _metadata_bytes(stream, is_tar=uri.endswith(_TAR_SUFFIXES))
+            raw = _metadata_bytes(stream, is_tar=uri.endswith(artifact.TAR_SUFFIXES))
         document = json.loads(raw)
     except MetadataError:
         raise
@@ -160,12 +159,7 @@ def _open(uri: str, *, budget_s: float | None = None) -> Iterator[IO[bytes]]:
 def _metadata_bytes(stream: IO[bytes], *, is_tar: bool) -> bytes:
     if not is_tar:
         return stream.read()
-    # "r|*": a forward-only stream (S3's body cannot seek); stop at metadata.json, usually
-    # long before the SavedModel's weights.
-    with tarfile.open(fileobj=stream, mode="r|*") as archive:
-        for member in archive:
-            if member.isfile() and member.name.removeprefix("./") == _METADATA_NAME:
-                extracted = archive.extractfile(member)
-                if extracted is not None:
-                    return extracted.read()
-    raise MetadataError(f"The model artifact has no top-level {_METADATA_NAME}.")
+    try:
+        return artifact.metadata_bytes(stream)
+    except artifact.NoMetadata:
+        raise MetadataError(f"The model artifact has no top-level {artifact.METADATA_NAME}.") from None

@@ -1,4 +1,4 @@
-"""The training pipeline's Lambda handlers (issue 7).
+"""The training pipeline's Lambda handlers.
 
 - `custom_resource.on_event`: the CloudFormation custom resources `Custom::DatasetImport`
   and `Custom::TrainingJob`. They start a SageMaker Processing or Training job and
@@ -7,6 +7,7 @@
   the quality gate to a finished job and signals the CloudFormation WaitCondition that
   `cdk deploy` is waiting on (up to 12 hours).
 
-Standard library plus boto3 only (both in the Lambda runtime), so the asset needs no
-pip step.
+Standard library plus boto3 only (both in the Lambda runtime), and the standard-library
+`lesion_contract` package shipped beside it (the artifact's metadata reader), so the asset
+needs no pip step.
 """

@@ -12,6 +12,7 @@ import tarfile
 from dataclasses import dataclass
 from typing import Any
 
+from lesion_contract import artifact
 from training_cr import job_logs
 from training_cr.aws import client
 from training_cr.jobs import TRAINING_PREFIX
@@ -38,14 +39,10 @@ def read_metadata(model_url: str) -> dict[str, Any]:
     """metadata.json from inside model.tar.gz, streamed: the SavedModel is never written to disk."""
     bucket, key = split_s3_uri(model_url)
     body = client("s3").get_object(Bucket=bucket, Key=key)["Body"]
-    with tarfile.open(fileobj=body, mode="r|gz") as archive:
-        for member in archive:
-            if member.isfile() and member.name.removeprefix("./") == "metadata.json":
-                handle = archive.extractfile(member)
-                if handle is not None:
-                    loaded: dict[str, Any] = json.load(handle)
-                    return loaded
-    raise ValueError(f"{model_url} has no metadata.json at its root")
+    try:
+        return artifact.read_metadata(body)
+    finally:
+        body.close()
 
 
 def _metrics_text(metrics: dict[str, Any]) -> str:

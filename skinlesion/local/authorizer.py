@@ -91,7 +91,7 @@ class CognitoAuthorizer:
 
     def _fetch(self) -> dict[str, Any]:
         try:
-            with urllib.request.urlopen(self.jwks_url, timeout=5) as response:  # noqa: S310 - loopback URL
+            with urllib.request.urlopen(self.jwks_url, timeout=5) as response:  # loopback URL
                 document = json.load(response)
             keys = jwt.PyJWKSet.from_dict(document).keys
         except (OSError, ValueError, jwt.PyJWTError) as err:

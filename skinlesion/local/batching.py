@@ -131,7 +131,7 @@ class Batcher:
         inputs = [value for values, _ in batch for value in values]
         try:
             outputs = self._run(inputs)
-        except Exception as err:  # noqa: BLE001 - handed to the waiting request(s)
+        except Exception as err:  # handed to the waiting request(s)
             if len(batch) == 1:
                 batch[0][1].set_exception(err)
             else:

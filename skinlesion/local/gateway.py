@@ -94,7 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
     server: Gateway
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:  # stdlib signature
         log.debug("%s " + format, self.address_string(), *args)
 
     def do_GET(self) -> None:
@@ -196,7 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
             log.warning("502 %s %s: %s", request.method, request.path, err)
             self._gateway_json(502, {"message": "Internal server error"}, request)
             return
-        except Exception:  # noqa: BLE001 - an unhandled Lambda error is API Gateway's 502
+        except Exception:  # an unhandled Lambda error is API Gateway's 502
             log.exception("502 %s %s: the handler raised", request.method, request.path)
             self._gateway_json(502, {"message": "Internal server error"}, request)
             return
@@ -267,5 +267,5 @@ _ERROR_TYPES = {
 def _safe(probe: Callable[[], bool]) -> bool:
     try:
         return bool(probe())
-    except Exception:  # noqa: BLE001 - a failing probe means that part is down
+    except Exception:  # a failing probe means that part is down
         return False

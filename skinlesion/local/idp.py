@@ -9,14 +9,14 @@ against AWS with only the endpoint changed.
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import threading
 from dataclasses import dataclass
 
 import boto3
-import requests
+from botocore.exceptions import ClientError
 
+from skinlesion.client import cognito_idp
 from skinlesion.local.httpbase import PortInUse
 
 log = logging.getLogger(__name__)
@@ -136,23 +136,17 @@ class SignInFailed(Exception):
 
 
 def sign_in(endpoint: str, client_id: str, username: str, password: str, *, timeout_s: float = 10) -> dict:
-    """USER_PASSWORD_AUTH over Cognito's JSON API, as the web page and CLI do: AuthenticationResult."""
-    response = requests.post(
-        endpoint,
-        headers={
-            "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth",
-            "Content-Type": "application/x-amz-json-1.1",
-        },
-        data=json.dumps(
-            {
-                "AuthFlow": "USER_PASSWORD_AUTH",
-                "ClientId": client_id,
-                "AuthParameters": {"USERNAME": username, "PASSWORD": password},
-            }
-        ),
-        timeout=timeout_s,
-    )
-    body = response.json()
-    if response.status_code != 200 or "AuthenticationResult" not in body:
-        raise SignInFailed(f"{body.get('__type', response.status_code)}: {body.get('message', body)}")
-    return body["AuthenticationResult"]
+    """USER_PASSWORD_AUTH, as the web page and CLI do: the AuthenticationResult (ID, access, refresh)."""
+    try:
+        body = cognito_idp(endpoint, read_timeout_s=timeout_s).initiate_auth(
+            AuthFlow="USER_PASSWORD_AUTH",
+            ClientId=client_id,
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
+        )
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise SignInFailed(f"{error.get('Code')}: {error.get('Message')}") from None
+    if "AuthenticationResult" not in body:
+        raise SignInFailed(f"Cognito asked for a challenge: {body.get('ChallengeName')}")
+    result: dict = body["AuthenticationResult"]
+    return result

@@ -230,7 +230,7 @@ class ServedModel:
         except _TfsStatus as err:
             # The 2.20 container raises falcon.HTTPError with TF Serving's status before output_handler.
             return _json_reply(err.status, {"title": f"{err.status}", "description": err.description})
-        except Exception as err:  # noqa: BLE001 - any other handler error is the container's 500
+        except Exception as err:  # any other handler error is the container's 500
             status = _client_status(err)
             if status is None:
                 log.warning("inference handler failed: %s", err)
@@ -290,7 +290,7 @@ def _as_requests_response(reply: Reply, url: str) -> requests.Response:
     """A real requests.Response, as the container hands to output_handler."""
     response = requests.Response()
     response.status_code = reply.status
-    response._content = reply.body  # noqa: SLF001 - the documented way to build one offline
+    response._content = reply.body  # the documented way to build one offline
     response.headers["Content-Type"] = reply.content_type
     response.encoding = "utf-8"
     response.url = url

@@ -65,7 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
     server: ModelHTTPServer
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:  # stdlib signature
         log.debug("%s " + format, self.address_string(), *args)
 
     def _send(self, reply: Reply, headers: dict[str, str] | None = None) -> None:
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     except PortInUse as err:
         log.error("%s", err)
         return 2
-    except Exception as err:  # noqa: BLE001 - reported to the person, exit non-zero
+    except Exception as err:  # reported to the person, exit non-zero
         log.error("cannot load %s: %s", args.model, err)
         return 1
     assert server.model is not None

@@ -9,7 +9,6 @@ user and POST a generated JPEG through the gateway. Only then is the stack ready
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 import signal
@@ -23,6 +22,7 @@ from typing import Any
 
 import requests
 
+from lesion_contract import artifact as model_artifact
 from skinlesion import REPO_ROOT
 from skinlesion.local.authorizer import CognitoAuthorizer
 from skinlesion.local.gateway import Gateway, GatewayConfig
@@ -57,16 +57,14 @@ class StackSettings:
 
 
 def model_metadata(artifact: Path) -> dict[str, Any]:
-    """metadata.json from a model.tar.gz, without unpacking the rest."""
+    """metadata.json from a model.tar.gz, without unpacking the rest ({} when it has none)."""
     try:
-        with tarfile.open(artifact) as tar:
-            for member in tar:
-                if member.isfile() and member.name.lstrip("./") == "metadata.json":
-                    handle = tar.extractfile(member)
-                    return json.load(handle) if handle else {}
+        with open(artifact, "rb") as stream:
+            return model_artifact.read_metadata(stream)
+    except model_artifact.NoMetadata:
+        return {}
     except (OSError, tarfile.TarError, ValueError) as err:
         raise StackError(f"cannot read the model artifact {artifact}: {err}") from err
-    return {}
 
 
 def probe_image() -> bytes:
@@ -135,14 +133,14 @@ class LocalStack:
             s.endpoint_name,
         ]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-        # The container's batching switch; an explicit SAGEMAKER_TFS_ENABLE_BATCHING in the environment wins.
-        env.setdefault("SAGEMAKER_TFS_ENABLE_BATCHING", "true" if s.batching else "false")
-        if not s.batching:
-            env["SAGEMAKER_TFS_ENABLE_BATCHING"] = "false"
+        # The container's batching switch: `--no-batching` turns it off; otherwise an explicit
+        # SAGEMAKER_TFS_ENABLE_BATCHING in the environment wins over the default (on).
+        batching = os.environ.get("SAGEMAKER_TFS_ENABLE_BATCHING", "true") if s.batching else "false"
+        env["SAGEMAKER_TFS_ENABLE_BATCHING"] = batching
         s.log_dir.mkdir(parents=True, exist_ok=True)
         # TensorFlow's start-up chatter goes to the log file, not the person's console.
         with open(self.model_log, "wb") as log_file:
-            self.model_process = subprocess.Popen(  # noqa: PLW1509 - preexec_fn only calls prctl
+            self.model_process = subprocess.Popen(  # preexec_fn only calls prctl
                 command, env=env, stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
             )
 
@@ -236,7 +234,7 @@ class LocalStack:
             if server is not None:
                 try:
                     server.stop()
-                except Exception:  # noqa: BLE001 - keep stopping the others
+                except Exception:  # keep stopping the others
                     log.exception("while stopping %s", server)
         self.web = self.gateway = self.cognito = None
         if process is not None:

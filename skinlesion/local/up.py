@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     except (StackError, OSError) as err:
         print(f"skinlesion up: {err}", file=sys.stderr)
         return 1
-    except Exception as err:  # noqa: BLE001 - any start-up failure: say what, stop the rest, exit 1
+    except Exception as err:  # any start-up failure: say what, stop the rest, exit 1
         log.debug("start-up failed", exc_info=True)
         print(f"skinlesion up: could not start: {type(err).__name__}: {err}", file=sys.stderr)
         return 1

@@ -47,7 +47,7 @@ class _Handler(SimpleHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
     server: WebServer
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:  # stdlib signature
         pass  # the browser's dozens of asset requests would drown the stack's console
 
     def end_headers(self) -> None:

@@ -12,8 +12,8 @@ from constructs import Construct
 import lesion_contract as contract
 from stacks.bundling import CONTRACT_DIR, LAMBDA_RUNTIME, python_lambda_code
 from stacks.config import REPO_ROOT, ApiSettings
+from stacks.constructs import storage
 from stacks.constructs.api_responses import add_gateway_responses, json_access_log_format
-from stacks.constructs.storage import logs_key
 from stacks.nag import LAMBDA_BASIC_EXECUTION, acknowledge
 
 PACKAGE_DIR = REPO_ROOT / "lambda_src" / "predict_api"
@@ -100,12 +100,8 @@ class PredictApi(Construct):
     def _function(
         self, endpoint_name: str, metadata_uri: str, allowed_origin: str, settings: ApiSettings
     ) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            self,
-            "FunctionLogs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            encryption_key=logs_key(self),
-            removal_policy=RemovalPolicy.DESTROY,
+        log_group = storage.log_group(
+            self, "FunctionLogs", retention=logs.RetentionDays.ONE_MONTH, encrypted=True
         )
         function = lambda_.Function(
             self,
@@ -146,12 +142,8 @@ class PredictApi(Construct):
         return function
 
     def _rest_api(self, allowed_origin: str, settings: ApiSettings) -> apigw.RestApi:
-        access_logs = logs.LogGroup(
-            self,
-            "AccessLogs",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            encryption_key=logs_key(self),
-            removal_policy=RemovalPolicy.DESTROY,
+        access_logs = storage.log_group(
+            self, "AccessLogs", retention=logs.RetentionDays.THREE_MONTHS, encrypted=True
         )
         api = apigw.RestApi(
             self,

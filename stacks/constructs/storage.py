@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -28,6 +29,17 @@ def secure_bucket_props(*, retain: bool) -> dict[str, object]:
         # Objects (every version) go with the bucket on `cdk destroy` unless the user asked to keep data.
         "auto_delete_objects": not retain,
     }
+
+
+def log_group(scope: Construct, id_: str, *, retention: logs.RetentionDays, encrypted: bool) -> logs.LogGroup:
+    """A log group removed with the stack; `encrypted`: with the stack's logs key (`logs_key`)."""
+    return logs.LogGroup(
+        scope,
+        id_,
+        retention=retention,
+        encryption_key=logs_key(scope) if encrypted else None,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
 
 
 def logs_key(scope: Construct) -> kms.Key:

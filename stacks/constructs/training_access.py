@@ -8,41 +8,36 @@ or account-wide S3 resources.
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Stack
+from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.constructs.dataset import IMPORT_INSTANCE_TYPE, SourceBundle
 from stacks.constructs.sagemaker_image import training_image_uri
-from stacks.nag import acknowledge, acknowledge_findings
+from stacks.nag import acknowledge, acknowledge_findings, arn_finding
 
 LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/ProcessingJobs")
 DLC_REPOSITORY = "tensorflow-training"
 S3_OBJECT_RW = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
 
 
-def _log_group_arn(name: str) -> str:
-    return f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{name}"
+def job_log_group_arns() -> list[str]:
+    """The ARNs of SageMaker's job log groups (LOG_GROUPS) in this account and region."""
+    return [f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{name}" for name in LOG_GROUPS]
 
 
 # How cdk-nag spells the same ARNs in its finding ids.
-_NAG_LOG_GROUP = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{}"
-_LOG_REASON = (
+NAG_JOB_LOG_GROUPS = [
+    f"arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{name}" for name in LOG_GROUPS
+]
+JOB_LOG_STREAM_REASON = (
     "SageMaker writes each job's logs to streams named <job>/algo-N-<time> in its fixed log groups; "
     "the stream part is scoped to this stack's job-name prefix."
 )
 
 
-def nag_arn(resource: s3.IBucket | lambda_.IFunction) -> str:
-    """`<LogicalId.Arn>`, how cdk-nag names a resource's ARN in a finding."""
-    child = resource.node.default_child
-    assert child is not None  # L2 buckets and functions always have their L1
-    return f"<{Stack.of(resource).get_logical_id(child)}.Arn>"  # type: ignore[arg-type]
-
-
-def _list_prefixes(bucket_arn: str, prefixes: list[str]) -> iam.PolicyStatement:
+def list_prefixes(bucket_arn: str, prefixes: list[str]) -> iam.PolicyStatement:
     """s3:ListBucket limited by the s3:prefix condition (also turns a missing key's 403 into 404)."""
     return iam.PolicyStatement(
         actions=["s3:ListBucket"],
@@ -84,13 +79,13 @@ def sagemaker_execution_role(
             )
         )
         prefixes.append(dataset_prefix)
-    role.add_to_policy(_list_prefixes(bucket.bucket_arn, prefixes))
+    role.add_to_policy(list_prefixes(bucket.bucket_arn, prefixes))
     if dataset_uri:  # the user's own folder: read only
         name, _, prefix = dataset_uri.removeprefix("s3://").partition("/")
         arn = f"arn:{Aws.PARTITION}:s3:::{name}"
         role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{arn}/{prefix}*"]))
-        role.add_to_policy(_list_prefixes(arn, [prefix]))
-    groups = [_log_group_arn(g) for g in LOG_GROUPS]
+        role.add_to_policy(list_prefixes(arn, [prefix]))
+    groups = job_log_group_arns()
     role.add_to_policy(
         iam.PolicyStatement(
             actions=[
@@ -120,9 +115,9 @@ def _acknowledge_execution_role(
         "ecr:GetAuthorizationToken has no resource-level permissions; the image pull itself is scoped to "
         "the TensorFlow training repository of the AWS Deep Learning Containers.",
     )
-    objects = [f"Resource::{nag_arn(bucket)}/training/*"]
+    objects = [arn_finding(bucket, "/training/*")]
     if dataset_prefix:
-        objects.append(f"Resource::{nag_arn(bucket)}/{dataset_prefix}*")
+        objects.append(arn_finding(bucket, f"/{dataset_prefix}*"))
     if dataset_uri:
         name, _, prefix = dataset_uri.removeprefix("s3://").partition("/")
         objects.append(f"Resource::arn:<AWS::Partition>:s3:::{name}/{prefix}*")
@@ -136,6 +131,6 @@ def _acknowledge_execution_role(
     acknowledge_findings(
         role,
         "AwsSolutions-IAM5",
-        [f"Resource::{_NAG_LOG_GROUP.format(g)}:log-stream:*" for g in LOG_GROUPS],
+        [f"Resource::{group}:log-stream:*" for group in NAG_JOB_LOG_GROUPS],
         "SageMaker names the job's log streams per instance at run time; scoped to its two job log groups.",
     )

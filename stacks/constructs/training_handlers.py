@@ -1,13 +1,14 @@
 """The training pipeline's Lambdas: the custom-resource provider and the job-state event handler.
 
-Both run `lambda_src/training_cr/` (boto3 and the standard library only). The
+Both run `lambda_src/training_cr/` (boto3 and the standard library only) with the
+`lesion_contract` package beside it. The
 provider has only an onEvent handler, so no polling state machine exists: the
 deploy waits on WaitConditions instead, which the event handler signals.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -17,17 +18,16 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from stacks.bundling import LAMBDA_RUNTIME, python_lambda_code
+from stacks.bundling import CONTRACT_DIR, LAMBDA_RUNTIME, python_lambda_code
 from stacks.config import REPO_ROOT
+from stacks.constructs.storage import log_group
 from stacks.constructs.training_access import (
-    _LOG_REASON,
-    _NAG_LOG_GROUP,
-    LOG_GROUPS,
-    _list_prefixes,
-    _log_group_arn,
-    nag_arn,
+    JOB_LOG_STREAM_REASON,
+    NAG_JOB_LOG_GROUPS,
+    job_log_group_arns,
+    list_prefixes,
 )
-from stacks.nag import LAMBDA_BASIC_EXECUTION, acknowledge, acknowledge_findings
+from stacks.nag import LAMBDA_BASIC_EXECUTION, acknowledge, acknowledge_findings, arn_finding
 
 HANDLER_PACKAGE = REPO_ROOT / "lambda_src" / "training_cr"
 # HIPAA Security findings on the pipeline's handlers, with why each does not apply here.
@@ -77,11 +77,8 @@ class PipelineFunctions(Construct):
             self,
             "Provider",
             on_event_handler=self.on_event,
-            log_group=logs.LogGroup(
-                self,
-                "ProviderLogs",
-                retention=logs.RetentionDays.ONE_MONTH,
-                removal_policy=RemovalPolicy.DESTROY,
+            log_group=log_group(
+                self, "ProviderLogs", retention=logs.RetentionDays.ONE_MONTH, encrypted=False
             ),
         )
         framework = self.provider.node.find_child("framework-onEvent")
@@ -99,7 +96,7 @@ class PipelineFunctions(Construct):
         )
         acknowledge(
             framework,
-            f"AwsSolutions-IAM5[Resource::{nag_arn(self.on_event)}:*]",
+            f"AwsSolutions-IAM5[{arn_finding(self.on_event, ':*')}]",
             "CDK's Provider framework may invoke any version of this one onEvent function.",
         )
         self.service_token = self.provider.service_token
@@ -109,24 +106,22 @@ class PipelineFunctions(Construct):
         ]
 
     def _function(self, id_: str, handler: str, timeout: Duration) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            self, f"{id_}Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
-        )
+        logs_ = log_group(self, f"{id_}Logs", retention=logs.RetentionDays.ONE_MONTH, encrypted=False)
         function = lambda_.Function(
             self,
             id_,
             runtime=LAMBDA_RUNTIME,
-            code=python_lambda_code(HANDLER_PACKAGE),
+            code=python_lambda_code(HANDLER_PACKAGE, shared=[CONTRACT_DIR]),
             handler=handler,
             timeout=timeout,
             memory_size=512,  # streams model.tar.gz through gzip to find metadata.json
-            log_group=log_group,
+            log_group=logs_,
             environment={"ARTIFACTS_BUCKET": self._bucket.bucket_name},
         )
         acknowledge(
             function, "AwsSolutions-L1", "Python 3.12 is the runtime the project's Lambdas are built for."
         )
-        acknowledge(log_group, "HIPAA.Security-CloudWatchLogGroupEncrypted", _LOG_GROUP_REASON)
+        acknowledge(logs_, "HIPAA.Security-CloudWatchLogGroupEncrypted", _LOG_GROUP_REASON)
         for rule_id, reason in _HIPAA_REASONS.items():
             acknowledge(function, rule_id, reason)
         acknowledge(
@@ -171,9 +166,9 @@ class PipelineFunctions(Construct):
             )
         )
         function.add_to_role_policy(
-            _list_prefixes(bucket.bucket_arn, ["pipeline/", self._dataset_prefix, "training/"])
+            list_prefixes(bucket.bucket_arn, ["pipeline/", self._dataset_prefix, "training/"])
         )
-        groups = [_log_group_arn(g) for g in LOG_GROUPS]
+        groups = job_log_group_arns()
         function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["logs:DescribeLogStreams"], resources=groups + [f"{g}:*" for g in groups]
@@ -186,18 +181,18 @@ class PipelineFunctions(Construct):
         )
         objects = [k for k in reads + writes if "*" in k]
         acknowledge_findings(
-            function, "AwsSolutions-IAM5", [f"Resource::{nag_arn(bucket)}/{k}" for k in objects], _S3_REASON
+            function, "AwsSolutions-IAM5", [arn_finding(bucket, f"/{k}") for k in objects], _S3_REASON
         )
         acknowledge_findings(
             function,
             "AwsSolutions-IAM5",
-            [f"Resource::{_NAG_LOG_GROUP.format(g)}:log-stream:{prefix}-*" for g in LOG_GROUPS],
-            _LOG_REASON,
+            [f"Resource::{group}:log-stream:{prefix}-*" for group in NAG_JOB_LOG_GROUPS],
+            JOB_LOG_STREAM_REASON,
         )
         acknowledge_findings(
             function,
             "AwsSolutions-IAM5",
-            [f"Resource::{_NAG_LOG_GROUP.format(g)}:*" for g in LOG_GROUPS],
+            [f"Resource::{group}:*" for group in NAG_JOB_LOG_GROUPS],
             "DescribeLogStreams is authorised on the log group's `:*` ARN; only SageMaker's job log groups.",
         )
 
@@ -226,7 +221,7 @@ class PipelineFunctions(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
-        groups = [_log_group_arn(g) for g in LOG_GROUPS]
+        groups = job_log_group_arns()
         self.on_event.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["logs:DeleteLogStream"],

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from .conftest import REPO, cdk_json_context, make_inputs
+from cdk_harness import REPO, stand_ins, synth
 
 CDK = REPO / "node_modules" / ".bin" / "cdk"
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
@@ -27,12 +26,12 @@ ACCEPTED_WARNINGS = {"W3005"}
 
 def _inputs(root: Path) -> list[str]:
     """The real web build and shipped model when present, tiny stand-ins otherwise."""
-    stand_ins = make_inputs(root)
+    inputs = stand_ins(root)
     args = []
     if not (REPO / "web" / "dist" / "index.html").is_file():
-        args += ["-c", f"siteDir={stand_ins['siteDir']}"]
+        args += ["-c", f"siteDir={inputs['siteDir']}"]
     if not (REPO / "models" / "default" / "model.tar.gz").is_file():
-        args += ["-c", f"bundledModelPath={stand_ins['bundledModelPath']}"]
+        args += ["-c", f"bundledModelPath={inputs['bundledModelPath']}"]
     return args
 
 
@@ -104,17 +103,10 @@ def test_cfn_lint_finds_no_errors_and_only_accepted_warnings(cli_out: Path) -> N
 
 
 def test_training_variant_lints_clean_and_retains_nothing(tmp_path: Path) -> None:
-    import aws_cdk as cdk
-
-    from app import build
-
-    ctx = cdk_json_context() | {"aws:cdk:bundling-stacks": [], "model": "train"} | make_inputs(tmp_path)
-    app = cdk.App(context=ctx, outdir=str(tmp_path / "out"))
-    build(app, {})
-    app.synth()
-    templates = sorted((tmp_path / "out").glob("*.template.json"))
-    assert _unaccepted(_lint(templates)) == []
+    trained = synth(tmp_path, model="train")
+    assert trained.template_file is not None
+    assert _unaccepted(_lint([trained.template_file])) == []
     # The training pipeline, too, leaves nothing behind on `cdk destroy`.
-    resources = json.loads(templates[0].read_text())["Resources"]
+    resources = trained.resources
     assert "Custom::TrainingJob" in {r["Type"] for r in resources.values()}
     assert {k for k, r in resources.items() if r.get("DeletionPolicy", "Delete") != "Delete"} == set()

@@ -19,13 +19,22 @@ def _image_bytes(fmt: str, size: tuple[int, int] = (64, 48)) -> bytes:
     return out.getvalue()
 
 
-def test_client_limits_match_the_api_contract() -> None:
-    assert images.MAX_IMAGE_BYTES == contract.MAX_IMAGE_BYTES
-    assert images.MAX_IMAGE_PIXELS == contract.MAX_IMAGE_PIXELS
-    assert images.DOWNSCALE_LONGER_SIDE == contract.ENDPOINT_MAX_SIDE_PX
-    assert set(images._BY_EXTENSION.values()) | {images.GENERIC_IMAGE_TYPE} <= set(
-        contract.IMAGE_CONTENT_TYPES
-    )
+def _noise_png(path: Path, size: tuple[int, int]) -> int:
+    Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)).save(path, format="PNG")  # incompressible
+    return path.stat().st_size
+
+
+def test_the_client_shrinks_exactly_what_the_api_would_refuse_for_size(tmp_path: Path) -> None:
+    # GIVEN one photo just under the API's byte limit and one just over it
+    under, over = tmp_path / "under.png", tmp_path / "over.png"
+    assert _noise_png(under, (1150, 1150)) < contract.MAX_IMAGE_BYTES < _noise_png(over, (1300, 1200))
+
+    # THEN the first is sent as it is, the second shrunk to what the endpoint gets anyway
+    assert not images.read_image(under).downscaled
+    shrunk = images.read_image(over)
+    assert shrunk.downscaled and len(shrunk.data) <= contract.MAX_IMAGE_BYTES
+    with Image.open(io.BytesIO(shrunk.data)) as image:
+        assert max(image.size) == contract.ENDPOINT_MAX_SIDE_PX
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ def file_mode(path: Path) -> int:
 
 
 def _provider(
-    cognito: Cognito, password: str | None = None, cache: TokenCache | None = None
+    cognito: Cognito, password: str | None = None, cache: TokenCache | None = None, given: str | None = None
 ) -> TokenProvider:
     def get_password() -> str:
         if password is None:
@@ -40,6 +40,7 @@ def _provider(
         username=cognito.username,
         password=get_password,
         cache=cache if cache is not None else TokenCache(),
+        given_password=given,
     )
 
 
@@ -142,6 +143,24 @@ def test_cli_wrong_password_prints_one_line_and_no_traceback(moto_cognito: Cogni
     assert code == 3
     assert captured.out == ""
     assert captured.err == "skinlesion: sign-in failed: incorrect username or password\n"
+
+
+def test_cli_wrong_password_fails_even_while_good_tokens_are_cached(
+    moto_cognito: Cognito, tmp_path, capsys
+) -> None:
+    image = tmp_path / "lesion.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    args = ["predict", str(image), "--api", "http://127.0.0.1:9/", "--client-id", moto_cognito.client_id,
+            "--cognito-endpoint", moto_cognito.endpoint, "--username", moto_cognito.username]  # fmt: skip
+    # GIVEN a signed-in run that cached good tokens (the API itself is unreachable: exit 1)
+    assert cli.main([*args, "--password", moto_cognito.password]) == 1
+    capsys.readouterr()
+
+    # WHEN the next run names a wrong password, THEN it fails as it would without the cache
+    assert cli.main([*args, "--password", "not-the-password"]) == 3
+    assert "incorrect username or password" in capsys.readouterr().err
+    # ... while the right password is still served from the cache (no second sign-in needed)
+    assert _provider(moto_cognito, password=None, given=moto_cognito.password).token()
 
 
 def test_cli_unreachable_cognito_prints_one_line(tmp_path, capsys) -> None:

@@ -65,8 +65,9 @@ def test_train_default_appends_the_users_flags_after_the_recipe(fake_model_src, 
     monkeypatch.setattr(modelcmd, "SHARED", tmp_path / "shared")
     assert cli.main(["train", "--default", "--epochs", "1"]) == 7
     printed = capfd.readouterr().out
-    assert f"'--train', '{tmp_path}/shared/data/isic-dev'" in printed
-    assert printed.index("'--epochs', '18'") < printed.index("'--epochs', '1'")  # the user's flag wins
+    shared = f"{tmp_path}/shared/data"
+    assert f"'--train', '{shared}/isic-dev,{shared}/isic-2017'" in printed  # both sources (issue 13)
+    assert printed.index("'--epochs', '12'") < printed.index("'--epochs', '1'")  # the user's flag wins
 
 
 def test_train_default_without_the_shared_data_says_what_to_do(monkeypatch, tmp_path, capsys) -> None:
@@ -89,3 +90,13 @@ def test_unknown_command_is_a_usage_error(capsys) -> None:
         cli.main(["deploy"])
     assert caught.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["predict", "cost"])
+def test_a_bad_flag_shows_that_subcommands_usage(command, capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main([command, "--no-such-flag", "x.jpg"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert err.startswith(f"usage: skinlesion {command} ")
+    assert f"skinlesion {command}: error: unrecognized arguments: --no-such-flag" in err

@@ -117,7 +117,7 @@ def _answer(state: State, name: str, invocation: Invocation) -> tuple[int, dict[
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:  # http.server's naming
         match = _INVOCATIONS.match(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
@@ -149,7 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args: Any) -> None:  # stdlib signature
         pass  # keep test output quiet
 
 

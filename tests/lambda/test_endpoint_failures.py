@@ -79,8 +79,8 @@ def test_down_endpoint_is_model_unavailable(lambda_app, monkeypatch):
 
 
 def test_slow_endpoint_is_a_504_within_the_read_timeout(lambda_app, sagemaker, monkeypatch):
-    # GIVEN a model that takes 2 s and a client whose read timeout is 0.3 s (8 s in production)
-    sagemaker.state.mode, sagemaker.state.slow_s = "slow", 2.0
+    # GIVEN a model that takes 5 s and a client whose read timeout is 0.3 s (8 s in production)
+    sagemaker.state.mode, sagemaker.state.slow_s = "slow", 5.0
     hasty = lambda_app.endpoint.make_client(sagemaker.url, read_timeout=0.3, max_attempts=1)
     monkeypatch.setattr(lambda_app.endpoint, "_client", hasty)
 
@@ -88,7 +88,8 @@ def test_slow_endpoint_is_a_504_within_the_read_timeout(lambda_app, sagemaker, m
     answer = _predict(lambda_app)
 
     assert (answer.status, answer.body["error"]["code"]) == (504, "model_timeout")
-    assert time.monotonic() - started < 1.5
+    # Cut short at the read timeout, long before the model answers (ten times loose: cannot flake).
+    assert time.monotonic() - started < 3
 
 
 def test_metadata_that_cannot_be_read_is_model_unavailable(lambda_app, sagemaker, monkeypatch, tmp_path):
@@ -111,22 +112,6 @@ def test_a_bug_is_a_json_500_without_details(lambda_app, monkeypatch, captured_o
     assert (answer.status, answer.body["error"]["code"]) == (500, "internal_error")
     assert "secret" not in answer.body["error"]["message"]
     assert "RuntimeError: secret internals" in captured_output()  # the traceback is in the log
-
-
-def test_the_client_is_bounded_below_the_lambda_timeout(lambda_app):
-    contract = lambda_app.contract
-    config = lambda_app.endpoint._client.meta.config
-
-    assert (config.connect_timeout, config.read_timeout) == (
-        contract.ENDPOINT_CONNECT_TIMEOUT_S,
-        contract.ENDPOINT_READ_TIMEOUT_S,
-    )
-    assert config.retries == {"total_max_attempts": contract.ENDPOINT_MAX_ATTEMPTS, "mode": "standard"}
-    # Timeouts back off by at most ~0.1 s in standard mode, so attempts x (connect + read) is the bound.
-    worst_case = contract.ENDPOINT_MAX_ATTEMPTS * (
-        contract.ENDPOINT_CONNECT_TIMEOUT_S + contract.ENDPOINT_READ_TIMEOUT_S
-    )
-    assert worst_case < contract.LAMBDA_TIMEOUT_S < contract.API_INTEGRATION_TIMEOUT_S
 
 
 def test_a_function_without_endpoint_name_fails_at_init_saying_what_to_set():

@@ -45,7 +45,7 @@ def crash(event, context):
 
 
 def slow(event, context):
-    time.sleep(3)
+    time.sleep(6)
     return {"statusCode": 200, "body": "late"}
 
 
@@ -58,7 +58,8 @@ def test_handler_failures_are_502_internal_server_error_with_cors(gateway_with, 
     response = requests.get(f"{gateway.url}/health", timeout=10)
     assert (response.status_code, response.json()) == (502, {"message": "Internal server error"})
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
-    assert time.monotonic() - started < 2.5  # the timeout cut the slow handler short
+    # The 0.5 s timeout cut the 6 s handler short (ten times loose: a busy machine cannot flake it).
+    assert time.monotonic() - started < 5
 
 
 def test_handler_gets_the_event_and_a_lambda_context(gateway_with):

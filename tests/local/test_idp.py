@@ -6,6 +6,7 @@ import jwt
 import pytest
 import requests
 
+from skinlesion.client import cognito_idp
 from skinlesion.local.authorizer import CognitoAuthorizer, Unauthorized
 from skinlesion.local.idp import CognitoServer, SignInFailed, create_user_pool, sign_in
 
@@ -37,16 +38,10 @@ def test_wrong_password_is_refused_with_cognitos_reason(pool):
 
 def test_refresh_token_gives_a_new_valid_id_token(pool, authorizer):
     refresh = sign_in(pool.endpoint, pool.client_id, pool.username, pool.password)["RefreshToken"]
-    response = requests.post(
-        pool.endpoint,
-        headers={"X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth",
-                 "Content-Type": "application/x-amz-json-1.1"},
-        json={"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": pool.client_id,
-              "AuthParameters": {"REFRESH_TOKEN": refresh}},
-        timeout=10,
-    )  # fmt: skip
-    assert response.status_code == 200, response.text
-    assert authorizer.verify(response.json()["AuthenticationResult"]["IdToken"])["token_use"] == "id"
+    answer = cognito_idp(pool.endpoint).initiate_auth(
+        AuthFlow="REFRESH_TOKEN_AUTH", ClientId=pool.client_id, AuthParameters={"REFRESH_TOKEN": refresh}
+    )
+    assert authorizer.verify(answer["AuthenticationResult"]["IdToken"])["token_use"] == "id"
 
 
 def test_browser_preflight_to_cognito_is_allowed(pool):

@@ -7,21 +7,21 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cdk_harness import Synth, synth
 
-from . import cdk_synth
 from .summary import LINES
 
 
 @pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> cdk_synth.Synth:
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """The no-context default stack's template and cdk-nag (AwsSolutions + HIPAA) report, once."""
-    return cdk_synth.synth(tmp_path_factory.mktemp("cdk"))
+    return synth(tmp_path_factory.mktemp("cdk"), nag="hipaa")
 
 
 @pytest.fixture(scope="session")
-def synthesized_bundled(tmp_path_factory: pytest.TempPathFactory) -> cdk_synth.Synth:
+def synthesized_bundled(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """The same with `-c model=bundled`: the shipped model instead of the training pipeline."""
-    return cdk_synth.synth(tmp_path_factory.mktemp("cdk-bundled"), model="bundled")
+    return synth(tmp_path_factory.mktemp("cdk-bundled"), nag="hipaa", model="bundled")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -180,8 +180,14 @@ def test_sagemaker_execution_role_names_exact_actions(synthesized) -> None:
             assert "*" not in action, f"the endpoint role's {action} is a wildcard"
 
 
+# PassRole statements per variant: the training pipeline's provider passes its job role; the
+# shipped model needs none. A count, so the loop below cannot pass by finding nothing.
+PASS_ROLE_STATEMENTS = {"default": 1, "bundled": 0}
+
+
 def test_pass_role_names_one_role_for_one_service(synthesized) -> None:
     passes = [(lid, s) for lid, _, s in allows(synthesized) if "iam:PassRole" in as_list(s["Action"])]
+    assert len(passes) == PASS_ROLE_STATEMENTS[synthesized.variant], [lid for lid, _ in passes]
     for lid, statement in passes:
         assert "*" not in render(statement["Resource"]), f"{lid} may pass any role"
         assert "iam:PassedToService" in json.dumps(statement.get("Condition", {})), (

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
+from skinlesion.local import idp
 
-COGNITO_TARGET = "AWSCognitoIdentityProviderService.InitiateAuth"
 TIMEOUT_S = 60
 
 
@@ -74,20 +73,10 @@ def join(base: str, path: str) -> str:
 
 def sign_in(stack: dict[str, Any], *, username: str | None = None, password: str | None = None) -> dict:
     """USER_PASSWORD_AUTH against the stack's Cognito endpoint; returns AuthenticationResult."""
-    response = requests.post(
+    return idp.sign_in(
         stack["cognitoEndpoint"],
-        headers={"X-Amz-Target": COGNITO_TARGET, "Content-Type": "application/x-amz-json-1.1"},
-        data=json.dumps(
-            {
-                "AuthFlow": "USER_PASSWORD_AUTH",
-                "ClientId": stack["userPoolClientId"],
-                "AuthParameters": {
-                    "USERNAME": username or stack["username"],
-                    "PASSWORD": password or stack["password"],
-                },
-            }
-        ),
-        timeout=TIMEOUT_S,
+        stack["userPoolClientId"],
+        username or stack["username"],
+        password or stack["password"],
+        timeout_s=TIMEOUT_S,
     )
-    response.raise_for_status()
-    return response.json()["AuthenticationResult"]

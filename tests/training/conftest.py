@@ -79,7 +79,7 @@ def wait_handle():
         def log_message(self, *_args) -> None:
             pass
 
-        def do_PUT(self) -> None:  # noqa: N802
+        def do_PUT(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             if handle.gone:
                 self.send_response(403)

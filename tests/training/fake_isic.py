@@ -105,7 +105,7 @@ class FakeArchive:
             def log_message(self, *_args) -> None:  # keep pytest output quiet
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:  # http.server's name
                 archive.requests.append(self.path)
                 parsed = urllib.parse.urlparse(self.path)
                 if parsed.path == "/api/v2/images/search/":

@@ -17,74 +17,53 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+import cdk_harness as harness
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 WAIT = "AWS::CloudFormation::WaitCondition"
-
-
-def _inputs(root: Path) -> dict[str, str]:
-    """Stand-ins for the web build and the shipped model (neither is needed to train)."""
-    site = root / "site"
-    site.mkdir(parents=True, exist_ok=True)
-    (site / "index.html").write_text("<!doctype html><title>t</title>")
-    data = json.dumps({"version": "t"}).encode()
-    with tarfile.open(root / "model.tar.gz", "w:gz") as tar:
-        info = tarfile.TarInfo("metadata.json")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return {"siteDir": str(site), "bundledModelPath": str(root / "model.tar.gz")}
 
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory):
-    import aws_cdk as cdk
-
-    from app import build
-
-    inputs = _inputs(tmp_path_factory.mktemp("inputs"))
+    """`synth(**context)` -> the stack's template (tests/cdk_harness.py)."""
 
     def run(**context: Any) -> dict[str, Any]:
-        ctx = json.loads((REPO / "cdk.json").read_text())["context"]
-        ctx |= {"aws:cdk:bundling-stacks": []} | inputs | context
-        app = cdk.App(context=ctx, outdir=str(tmp_path_factory.mktemp("out")))
-        stack = build(app, {})
-        try:
-            app.synth()
-        except RuntimeError as err:  # cdk-nag's ValidationFailed; the files are written already
-            assert "ValidationFailed" in str(err)
-        path = Path(app.outdir) / stack.template_file
-        template = json.loads(path.read_text())
-        report = Path(app.outdir) / "validation-report.json"
-        template["nag"] = json.loads(report.read_text()) if report.exists() else None
-        template["file"] = str(path)
-        return template
+        return harness.synth(tmp_path_factory.mktemp("out"), **context).template
 
     return run
 
 
 @pytest.fixture(scope="module")
-def trained(synth) -> dict[str, Any]:
-    return synth(model="train", nag="hipaa")
+def trained_synth(tmp_path_factory) -> harness.Synth:
+    return harness.synth(tmp_path_factory.mktemp("trained"), model="train", nag="hipaa")
 
 
-def test_cdk_nag_leaves_no_unacknowledged_finding_on_the_pipeline(trained):
-    assert trained["nag"] is not None, "cdk-nag did not run"
+@pytest.fixture(scope="module")
+def trained(trained_synth: harness.Synth) -> dict[str, Any]:
+    return trained_synth.template
+
+
+@pytest.mark.parametrize("plugin", ["AwsSolutions", "HIPAA.Security"])
+def test_cdk_nag_leaves_no_unacknowledged_finding_on_the_pipeline(trained_synth, plugin):
     findings = [
-        (violation["ruleName"], construct["constructPath"])
-        for report in trained["nag"]["pluginReports"]
-        for violation in report["violations"]
-        for construct in violation["violatingConstructs"]
-        if construct["constructPath"].startswith("SkinLesion/Training/")
+        (rule, path)
+        for rule, path in trained_synth.violations(plugin)
+        if path.startswith("SkinLesion/Training/")
     ]
     assert findings == []
 
 
-def test_cfn_lint_passes_the_training_template(trained):
+def test_cfn_lint_passes_the_training_template(trained_synth):
     # W3005: DependsOn that CDK adds next to a GetAtt (the ordering is wanted, the lint is noise).
     lint = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), "-t", trained["file"], "--ignore-checks", "W3005"],
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "-t",
+            str(trained_synth.template_file),
+            "--ignore-checks",
+            "W3005",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
