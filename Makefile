@@ -51,11 +51,16 @@ web/node_modules/.stamp: web/package.json web/package-lock.json
 	touch $@
 
 # Debian's Chromium for the browser tests (a test tool's own browser download fails offline).
+# Installing it runs apt-get, which needs root. Without it the browser tests skip, except in
+# CI (CI=true, which .ci/run sets): there a missing browser fails the run.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian chromium for the browser tests"; \
+	  echo "installing Debian chromium for the browser tests (apt-get; needs root)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	  || echo "WARNING: could not install chromium; browser tests will be skipped"; }
+	  || { if [ "$$CI" = "true" ]; then \
+	         echo "ERROR: chromium is missing and could not be installed; CI runs the browser tests" >&2; \
+	         exit 1; fi; \
+	       echo "WARNING: could not install chromium; the browser tests will be skipped"; }; }
 
 setup: $(VENV)/.stamp node_modules/.stamp web/node_modules/.stamp
 
