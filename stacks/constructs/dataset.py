@@ -117,6 +117,7 @@ class IsicImport(Construct):
         region: str,
         limit: int | None,
         image_size: int,
+        quota_checks: list[dict[str, str]] | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self.dataset_id = dataset_id(limit=limit, image_size=image_size)
@@ -150,6 +151,8 @@ class IsicImport(Construct):
                 "MaxRuntimeSeconds": str(IMPORT_MAX_RUNTIME_S),
                 "Arguments": arguments,
                 "WaitHandleUrl": handle.ref,
+                # The import is the first costly step: it checks every quota the deploy needs.
+                "QuotaChecks": quota_checks or [],
             },
         )
         self.completion = CfnWaitCondition(

@@ -19,6 +19,7 @@ from stacks.constructs.deployment_guardrails import deployment_config
 from stacks.constructs.model_source import ModelArtifact
 from stacks.constructs.retention import service_log_group
 from stacks.constructs.sagemaker_image import inference_image_uri
+from stacks.constructs.sagemaker_roles import put_metric_data
 from stacks.constructs.storage import logs_key
 from stacks.nag import acknowledge
 
@@ -64,6 +65,10 @@ class InferenceEndpoint(Construct):
                 # The same container settings the local model server runs with (contract.py).
                 environment=dict(contract.ENDPOINT_CONTAINER_ENV),
             ),
+            # TF Serving and code/inference.py (standard library only) make no network calls;
+            # SageMaker fetches the artifact and the image outside the container. Serverless
+            # Inference does not support the setting.
+            enable_network_isolation=None if settings.serverless else True,
         )
         # SageMaker checks it can read the artifact when the Model is created: policy first.
         # (the role itself is already a dependency through the GetAtt of its ARN).
@@ -127,15 +132,22 @@ class InferenceEndpoint(Construct):
         log_group = f"arn:{Aws.PARTITION}:logs:{region}:{Aws.ACCOUNT_ID}:log-group:{log_group_name}"
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
                 resources=[log_group, f"{log_group}:log-stream:*"],
             )
         )
+        role.add_to_policy(put_metric_data())  # the CreateModel minimum (sagemaker_roles.py)
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",
-            "ecr:GetAuthorizationToken has no resource-level permissions; the image pull itself is "
-            "scoped to the one AWS Deep Learning Container repository.",
+            "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions; "
+            "the image pull is scoped to the one AWS Deep Learning Container repository, the metrics to "
+            "SageMaker's /aws/sagemaker/* namespaces.",
         )
         acknowledge(
             role,

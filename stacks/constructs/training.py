@@ -11,9 +11,17 @@ ROC AUC >= minAuc) and signals a CloudFormation WaitCondition, which waits up to
 with the reason; the Model, which depends on the WaitCondition, is never replaced,
 so the endpoint keeps serving the previous model.
 
-The job name and the WaitCondition's logical id come from a fingerprint of the
-code, the data version and the hyperparameters: an unchanged fingerprint trains
-nothing, a changed one trains once and rolls the endpoint to a new Model.
+The job name comes from a fingerprint of what decides the model: the code, the data
+version, the hyperparameters, the framework image and the instance count. An
+unchanged fingerprint trains nothing, a changed one trains once and rolls the
+endpoint to a new Model. What only decides how or whether it runs (spot, the
+instance type within one image, the runtime cap, minAuc) is left out: changing it
+retrains nothing, but a failed or stopped job is retried with it (custom_resource.py).
+
+The WaitCondition and its handle cannot be updated, so their logical ids come from
+every setting that ends up in their properties or in the verdict (fingerprint,
+timeout, minAuc): a change replaces them, and the custom resource re-judges the
+existing job for the new handle (`wait_key`).
 """
 
 from __future__ import annotations
@@ -25,8 +33,9 @@ from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, CustomResource, St
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.config import TrainingSettings
-from stacks.constructs.dataset import IsicImport, dataset_id, source_bundle
+from lesion_contract import quotas
+from stacks.config import EndpointSettings, TrainingSettings
+from stacks.constructs.dataset import IMPORT_INSTANCE_TYPE, IsicImport, dataset_id, source_bundle
 from stacks.constructs.model_source import ModelArtifact
 from stacks.constructs.sagemaker_image import training_image_uri
 from stacks.constructs.training_access import sagemaker_execution_role
@@ -51,6 +60,25 @@ def fingerprint(*, code_sha256: str, data_version: str, hps: dict[str, str], ima
     """What decides whether a deploy trains: code, data, hyperparameters, framework, cluster size."""
     blob = {"code": code_sha256, "data": data_version, "hps": hps, "image": image, "instances": count}
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+
+
+def wait_key(fingerprint_: str, settings: TrainingSettings) -> str:
+    """The WaitCondition's id: new whenever its timeout or the gate it reports changes (neither updates)."""
+    blob = f"{fingerprint_}/{wait_timeout_s(settings)}/{settings.min_auc}"
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def quota_needs(
+    settings: TrainingSettings, endpoint: EndpointSettings | None, *, with_import: bool
+) -> list[quotas.Need]:
+    """The SageMaker instance quotas the deploy needs from here on (checked before a job starts)."""
+    needs = [quotas.processing_need(IMPORT_INSTANCE_TYPE)] if with_import else []
+    needs.append(
+        quotas.training_need(settings.instance_type, settings.instance_count, spot=settings.use_spot)
+    )
+    if endpoint is not None and not endpoint.serverless:
+        needs.append(quotas.endpoint_need(endpoint.instance_type, endpoint.instance_count))
+    return needs
 
 
 def wait_timeout_s(settings: TrainingSettings) -> int:
@@ -89,10 +117,18 @@ class Training(Construct):
     """The pipeline's resources; `model` is the trained artifact, `completion` the gate to depend on."""
 
     def __init__(
-        self, scope: Construct, id_: str, *, bucket: s3.IBucket, settings: TrainingSettings, region: str
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        bucket: s3.IBucket,
+        settings: TrainingSettings,
+        region: str,
+        endpoint: EndpointSettings | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self._bucket, self._settings, self._region = bucket, settings, region
+        self._endpoint = endpoint  # its instance quota is checked before training starts
         self.prefix = job_name_prefix(self)
         self.source = source_bundle(self, "Source")
         self.hyperparameters = hyperparameters(settings)
@@ -150,16 +186,22 @@ class Training(Construct):
             region=self._region,
             limit=self._settings.dataset_limit,
             image_size=import_size,
+            quota_checks=self._quota_checks(with_import=True),
         )
         self.dataset.job.node.add_dependency(self.functions)  # the rules exist before any job ends
         return self.dataset.dataset_uri, self.dataset.dataset_id
 
+    def _quota_checks(self, *, with_import: bool) -> list[dict[str, str]]:
+        needs = quota_needs(self._settings, self._endpoint, with_import=with_import)
+        return [need.as_property() for need in needs]
+
     def _job_and_wait(self, image: str, train_uri: str) -> CfnWaitCondition:
         """The training custom resource and the WaitCondition its job's end event signals."""
         settings = self._settings
-        # Fingerprint in the logical ids: a new job gets a new handle and a new wait
-        # (CloudFormation cannot update either), an unchanged one keeps the finished wait.
-        handle = CfnWaitConditionHandle(self, f"WaitHandle{self.fingerprint[:12]}")
+        # A new job, timeout or gate gets a new handle and a new wait (CloudFormation cannot
+        # update either); an unchanged one keeps the finished wait.
+        key = wait_key(self.fingerprint, settings)
+        handle = CfnWaitConditionHandle(self, f"WaitHandle{key}")
         self.job = CustomResource(
             self,
             "Job",
@@ -185,6 +227,7 @@ class Training(Construct):
                 "HyperParameters": self.hyperparameters,
                 "MinAuc": str(settings.min_auc),
                 "WaitHandleUrl": handle.ref,
+                "QuotaChecks": self._quota_checks(with_import=False),
             },
         )
         self.job.node.add_dependency(self.functions)
@@ -192,7 +235,7 @@ class Training(Construct):
             self.job.node.add_dependency(self.dataset.completion)
         wait = CfnWaitCondition(
             self,
-            f"Wait{self.fingerprint[:12]}",
+            f"Wait{key}",
             handle=handle.ref,
             timeout=str(wait_timeout_s(settings)),
             count=1,
