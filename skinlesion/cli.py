@@ -5,6 +5,8 @@
     skinlesion train [ARGS...]         train a model (model_src/train.py; --default = the shipped one)
     skinlesion evaluate [ARGS...]      evaluate a model (model_src/evaluate.py)
     skinlesion cost [OPTIONS]          what the chosen AWS settings cost, before deploying
+    skinlesion preflight [-c K=V...]   will `cdk deploy` work here? credentials, bootstrap, quotas, images
+    skinlesion smoke [--stack NAME]    prove a deployed (or the local) stack works, end to end
 
 `up`, `train` and `evaluate` hand every argument to the part that owns them, so
 `skinlesion train --help` shows the training script's own options.
@@ -25,6 +27,7 @@ from skinlesion.client import SignInError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PASSTHROUGH = ("up", "train", "evaluate")
+OWN_PARSER = ("preflight", "smoke")  # commands whose module parses its own arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a model; `train --default` reproduces the shipped one", add_help=False
     )
     sub.add_parser("evaluate", help="evaluate a model on labelled images", add_help=False)
+    sub.add_parser("preflight", help="check an AWS account before `cdk deploy`", add_help=False)
+    sub.add_parser("smoke", help="prove a deployed (or the local) stack works", add_help=False)
     predict_parser = sub.add_parser(
         "predict",
         help="classify images through the API",
@@ -102,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args and args[0] in PASSTHROUGH:
             return _passthrough(args[0], args[1:])
+        if args and args[0] in OWN_PARSER:
+            return _own_parser(args[0], args[1:])
         parsed, unknown = build_parser().parse_known_args(args)
         if unknown:  # argparse would print the top-level usage; the subcommand's says more
             parsed.subparser.error(f"unrecognized arguments: {' '.join(unknown)}")
@@ -192,6 +199,16 @@ def _key_value(item: str) -> tuple[str, str]:
     if not sep or not key:
         raise ValueError(f"-c takes KEY=VALUE (got {item!r}), e.g. -c endpointType=serverless")
     return key.strip(), value.strip()
+
+
+def _own_parser(command: str, args: list[str]) -> int:
+    if command == "preflight":
+        from skinlesion import preflight  # loads the stack's modules: only when asked
+
+        return preflight.main(args)
+    from skinlesion import smoke
+
+    return smoke.main(args)
 
 
 def _passthrough(command: str, args: list[str]) -> int:

@@ -307,7 +307,9 @@ def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None, root: Path = REPO_ROOT) -> int:
-    args = build_parser(argparse.ArgumentParser(prog="skinlesion preflight")).parse_args(argv)
+    args = build_parser(
+        argparse.ArgumentParser(prog="skinlesion preflight", description=__doc__.split("\n\n")[0])
+    ).parse_args(argv)
     try:
         context = dict(_key_value(item) for item in args.context)
         region, source = _region_default(args.region)

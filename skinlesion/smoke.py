@@ -312,7 +312,9 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = add_arguments(argparse.ArgumentParser(prog="skinlesion smoke")).parse_args(argv)
+    args = add_arguments(
+        argparse.ArgumentParser(prog="skinlesion smoke", description=__doc__.split("\n\n")[0])
+    ).parse_args(argv)
     try:
         stack = find_stack(args.stack, args.region, args.stack_file)
     except targets.TargetError as err:

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from skinlesion import preflight
+from skinlesion import cli, preflight
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -293,3 +293,8 @@ def test_the_bootstrap_version_floor_is_what_this_apps_synth_requires(tmp_path):
         if a.get("type") == "aws:cloudformation:stack"
     }
     assert required == {preflight.MIN_BOOTSTRAP_VERSION}
+
+
+def test_the_command_is_skinlesion_preflight(capsys):
+    assert cli.main(["preflight", "--region", REGION, "-c", "trainingSpot=maybe"]) == 2  # before any AWS call
+    assert "skinlesion preflight: context 'trainingSpot'" in capsys.readouterr().err

@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from skinlesion import smoke
+from skinlesion import cli, smoke
 
 REPO = Path(__file__).resolve().parents[2]
 CHECKS = (
@@ -39,7 +39,7 @@ def _rows(out: str) -> dict[str, str]:
 def test_smoke_passes_every_check_against_the_local_stack(stack_file: Path, capsys):
     if not (REPO / "web" / "dist" / "index.html").is_file() and not os.environ.get("CI"):
         pytest.skip("web/dist is not built (`make web-build`; `make test` builds it first)")
-    code = smoke.main(["--stack-file", str(stack_file)])
+    code = cli.main(["smoke", "--stack-file", str(stack_file)])
     out = capsys.readouterr().out
     assert code == 0, out
     rows = _rows(out)
