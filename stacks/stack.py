@@ -16,8 +16,8 @@ from stacks.constructs.model_source import ModelArtifact, bundled_model
 from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.monitoring_metrics import ServiceMetrics
 from stacks.constructs.predict_api import PredictApi
-from stacks.constructs.retention import LogRetention
-from stacks.constructs.storage import Storage
+from stacks.constructs.retention import LogRetention, give_cdk_providers_log_groups
+from stacks.constructs.storage import Storage, logs_key
 from stacks.constructs.training import Training
 from stacks.constructs.website import Website
 from stacks.nag import acknowledge_cdk_singletons
@@ -65,6 +65,7 @@ class SkinLesionStack(Stack):
         self.storage, self.endpoint, self.auth, self.api, self.site = storage, endpoint, auth, api, site
         self.monitoring = self._monitoring(config)
         endpoint.roll_back_on(self.monitoring.endpoint_alarms)  # a model update bakes under these
+        give_cdk_providers_log_groups(self, key_arn=logs_key(self).key_arn)
         Aspects.of(self).add(LogRetention(config.log_retention_days))
         self._outputs()
         acknowledge_cdk_singletons(self)

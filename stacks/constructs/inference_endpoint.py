@@ -89,7 +89,7 @@ class InferenceEndpoint(Construct):
         self.log_group = service_log_group(
             self, "Logs", name=f"/aws/sagemaker/Endpoints/{settings.name}", key_arn=logs_key(self).key_arn
         )
-        self.endpoint.add_dependency(self.log_group)
+        self.endpoint.node.add_dependency(self.log_group)
         if not settings.serverless:
             self.scalable_target = self._autoscaling()
 
