@@ -76,20 +76,27 @@ ROUTE_OPENAPI = "/openapi.json"
 
 @dataclass(frozen=True)
 class Route:
-    """One resource and method of the API; `public` routes need no token (OPTIONS never does)."""
+    """One resource and method of the API; `public` routes need no token (OPTIONS never does).
+
+    `by_gateway` routes are answered by API Gateway itself (a MOCK integration in the stack,
+    the local gateway in the local stack): a flood of them costs no Lambda invocation.
+    """
 
     path: str
     method: str
     public: bool = False
+    by_gateway: bool = False
 
 
 ROUTES = (
     Route(ROUTE_PREDICT, "POST"),
     Route(ROUTE_MODEL, "GET"),
-    Route(ROUTE_HEALTH, "GET", public=True),
-    Route(ROUTE_OPENAPI, "GET", public=True),
+    Route(ROUTE_HEALTH, "GET", public=True, by_gateway=True),
+    Route(ROUTE_OPENAPI, "GET", public=True, by_gateway=True),
 )
 PUBLIC_ROUTES = tuple(route.path for route in ROUTES if route.public)
+GATEWAY_ROUTES = tuple(route.path for route in ROUTES if route.by_gateway)
+HEALTH_STATUS = "ok"  # GET /health answers {"status": HEALTH_STATUS, "requestId": …}
 
 # --- CORS (the browser's preflight and the answers): API Gateway's preflight in the stack, the
 # Lambda's own headers and the local gateway all use these values.

@@ -10,11 +10,14 @@ pass.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import lesion_contract as contract
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REGION = "us-east-1"
@@ -202,16 +205,72 @@ class EndpointSettings:
 
 @dataclass(frozen=True)
 class ApiSettings:
-    """API Gateway stage throttling (requests per second, burst) and the predict Lambda's size."""
+    """API Gateway throttling (requests per second, burst), WAF, access-log identity, the Lambda's size.
+
+    The stage's limit is every method's default; the public routes (answered by API Gateway
+    itself, never the Lambda), POST /predict and GET /model each have their own (docs/security.md).
+    The local gateway enforces the same per-method token buckets.
+    """
 
     throttle_rate_limit: float = 10.0
     throttle_burst_limit: int = 20
+    public_rate_limit: float = 1.0
+    public_burst_limit: int = 2
+    predict_rate_limit: float = 5.0
+    predict_burst_limit: int = 10
+    model_rate_limit: float = 2.0
+    model_burst_limit: int = 4
+    # None: sized from the limits above and the Lambda's timeout (lambda_concurrency); 0: none.
+    reserved_concurrency: int | None = None
+    waf: bool = False
+    waf_requests_per_5min: int = 300  # per client IP; WAF counts over a 5-minute window
+    # The access log's `sub` and source IP: off unless asked (`-c accessLogIdentity=true`).
+    access_log_identity: bool = False
     # Not a context knob: image decoding (Pillow) needs it, and more memory also means more CPU.
     lambda_memory_mb: int = 1024
 
     def __post_init__(self) -> None:
-        if self.throttle_burst_limit < 1 or self.throttle_rate_limit <= 0:
-            raise _fail("throttleRateLimit", self.throttle_rate_limit, "and the burst must be positive", "10")
+        pairs = (
+            ("throttleRateLimit", self.throttle_rate_limit, self.throttle_burst_limit),
+            ("publicRateLimit", self.public_rate_limit, self.public_burst_limit),
+            ("predictRateLimit", self.predict_rate_limit, self.predict_burst_limit),
+            ("modelRateLimit", self.model_rate_limit, self.model_burst_limit),
+        )
+        for key, rate, burst in pairs:
+            if burst < 1 or rate <= 0:
+                raise _fail(key, rate, "and its burst must be positive", "1")
+
+    def method_limits(self) -> dict[tuple[str, str], tuple[float, int]]:
+        """{(path, method): (rate, burst)} of each route with its own limit; others get the stage's."""
+        limits = {(contract.ROUTE_PREDICT, "POST"): (self.predict_rate_limit, self.predict_burst_limit)}
+        limits[(contract.ROUTE_MODEL, "GET")] = (self.model_rate_limit, self.model_burst_limit)
+        for route in contract.ROUTES:
+            if route.public:
+                limits[(route.path, route.method)] = (self.public_rate_limit, self.public_burst_limit)
+        return limits
+
+    def limit_of(self, path: str, method: str) -> tuple[float, int]:
+        """The (rate, burst) API Gateway applies to one method."""
+        default = (self.throttle_rate_limit, self.throttle_burst_limit)
+        return self.method_limits().get((path, method), default)
+
+    @property
+    def lambda_concurrency(self) -> int:
+        """Reserved concurrency for the API Lambda: what the throttles can admit at once.
+
+        Each method that reaches the Lambda admits its burst at once and then `rate` per
+        second; a request holds an instance for at most the Lambda's timeout. So at most
+        sum(burst + rate * timeout) run together (Little's law with the worst duration);
+        more would never be used, fewer would turn admitted requests into errors.
+        """
+        if self.reserved_concurrency is not None:
+            return self.reserved_concurrency
+        total = 0.0
+        for route in contract.ROUTES:
+            if not route.public:
+                rate, burst = self.limit_of(route.path, route.method)
+                total += burst + rate * contract.LAMBDA_TIMEOUT_S
+        return math.ceil(total)
 
 
 @dataclass(frozen=True)
@@ -287,6 +346,54 @@ class MonitoringSettings:
             )
 
 
+MFA_MODES = ("required", "optional")
+_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]{36}$")
+_DOMAIN_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """The cloud user pool: MFA (TOTP only) and its app client's tokens (docs/security.md)."""
+
+    mfa: str = "required"  # `-c mfa=optional` for demos: users may still enrol TOTP
+    # Cognito's threat protection (Plus feature plan: a per-user monthly cost).
+    threat_protection: bool = False
+    refresh_token_hours: int = 24  # with rotation: each refresh returns a new refresh token
+
+    def __post_init__(self) -> None:
+        parse_choice("mfa", self.mfa, self.mfa, MFA_MODES)
+
+    @property
+    def mfa_required(self) -> bool:
+        return self.mfa == "required"
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    """The web page's own domain on CloudFront (both or neither), served with TLS 1.2 at least."""
+
+    domain_name: str | None = None
+    certificate_arn: str | None = None  # an ACM certificate in us-east-1 (CloudFront's region)
+
+    def __post_init__(self) -> None:
+        if (self.domain_name is None) != (self.certificate_arn is None):
+            raise ConfigError(
+                "context 'domainName' and 'certificateArn' go together; pass e.g. `-c domainName=lesions."
+                "example.org -c certificateArn=arn:aws:acm:us-east-1:123456789012:certificate/<id>`"
+            )
+        if self.domain_name is not None and not _DOMAIN_NAME.match(self.domain_name):
+            raise _fail(
+                "domainName", self.domain_name, "must be a lower-case DNS name", "lesions.example.org"
+            )
+        if self.certificate_arn is not None and not _CERTIFICATE_ARN.match(self.certificate_arn):
+            raise _fail(
+                "certificateArn",
+                self.certificate_arn,
+                "must be an ACM certificate ARN in us-east-1 (CloudFront reads it there)",
+                "arn:aws:acm:us-east-1:123456789012:certificate/<id>",
+            )
+
+
 @dataclass(frozen=True)
 class AppConfig:
     """Everything the stack needs, validated; built by `AppConfig.from_context`.
@@ -305,6 +412,8 @@ class AppConfig:
     model: ModelSourceSettings = field(default_factory=ModelSourceSettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    site: SiteSettings = field(default_factory=SiteSettings)
     log_retention_days: int = 30  # every log group of the stack
 
     def __post_init__(self) -> None:
@@ -337,6 +446,16 @@ class AppConfig:
             ),
             training=_training_from(get),
             monitoring=_monitoring_from(get),
+            auth=AuthSettings(
+                mfa=parse_choice("mfa", get("mfa"), AuthSettings.mfa, MFA_MODES),
+                threat_protection=parse_bool(
+                    "threatProtection", get("threatProtection"), AuthSettings.threat_protection
+                ),
+            ),
+            site=SiteSettings(
+                domain_name=parse_optional_str(get("domainName")),
+                certificate_arn=parse_optional_str(get("certificateArn")),
+            ),
             log_retention_days=parse_int(
                 "logRetentionDays", get("logRetentionDays"), cls.log_retention_days, low=1, high=3653
             ),
@@ -360,6 +479,36 @@ def _api_from(get: Callable[[str], Any]) -> ApiSettings:
         throttle_burst_limit=parse_int(
             "throttleBurstLimit", get("throttleBurstLimit"), d.throttle_burst_limit, low=1, high=5000
         ),
+        public_rate_limit=parse_float(
+            "publicRateLimit", get("publicRateLimit"), d.public_rate_limit, low=0.1, high=10000
+        ),
+        public_burst_limit=parse_int(
+            "publicBurstLimit", get("publicBurstLimit"), d.public_burst_limit, low=1, high=5000
+        ),
+        predict_rate_limit=parse_float(
+            "predictRateLimit", get("predictRateLimit"), d.predict_rate_limit, low=0.1, high=10000
+        ),
+        predict_burst_limit=parse_int(
+            "predictBurstLimit", get("predictBurstLimit"), d.predict_burst_limit, low=1, high=5000
+        ),
+        model_rate_limit=parse_float(
+            "modelRateLimit", get("modelRateLimit"), d.model_rate_limit, low=0.1, high=10000
+        ),
+        model_burst_limit=parse_int(
+            "modelBurstLimit", get("modelBurstLimit"), d.model_burst_limit, low=1, high=5000
+        ),
+        reserved_concurrency=None
+        if parse_optional_str(get("reservedConcurrency")) in (None, "auto")
+        else parse_int("reservedConcurrency", get("reservedConcurrency"), 0, low=0, high=10000),
+        waf=parse_bool("waf", get("waf"), d.waf),
+        waf_requests_per_5min=parse_int(
+            "wafRequestsPer5Min",
+            get("wafRequestsPer5Min"),
+            d.waf_requests_per_5min,
+            low=10,
+            high=2_000_000_000,
+        ),
+        access_log_identity=parse_bool("accessLogIdentity", get("accessLogIdentity"), d.access_log_identity),
     )
 
 

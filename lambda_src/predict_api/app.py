@@ -123,7 +123,7 @@ def model_info() -> dict[str, Any]:
 @_route(contract.ROUTE_HEALTH)
 def health() -> dict[str, Any]:
     # Liveness only: probing the endpoint here would bill inference for every health check.
-    return {"status": "ok", "requestId": request_id()}
+    return {"status": contract.HEALTH_STATUS, "requestId": request_id()}
 
 
 @_route(contract.ROUTE_OPENAPI)
@@ -143,13 +143,12 @@ def _classify(image: PreparedImage, *, lesion_score: bool) -> endpoint.Scores:
 
 
 def _record_prediction(image: PreparedImage, answer: dict[str, Any]) -> None:
+    # The label is counted (a metric without the request id), never logged: a log line with the
+    # request id, label and score would let a log reader rebuild who was told what.
     telemetry.prediction(label=answer["label"], model_version=answer["model"]["version"])
     logger.info(
         "prediction",
         extra={
-            "label": answer["label"],
-            "p_malignant": answer["probabilities"]["malignant"],
-            "threshold": answer["threshold"],
             "model_version": answer["model"]["version"],
             "image": {
                 "format": image.source_format,
