@@ -14,6 +14,7 @@ from stacks.bundling import CONTRACT_DIR, LAMBDA_RUNTIME, python_lambda_code
 from stacks.config import REPO_ROOT, ApiSettings
 from stacks.constructs import storage
 from stacks.constructs.api_responses import add_gateway_responses, json_access_log_format
+from stacks.constructs.retention import service_log_group
 from stacks.nag import LAMBDA_BASIC_EXECUTION, acknowledge
 
 PACKAGE_DIR = REPO_ROOT / "lambda_src" / "predict_api"
@@ -118,8 +119,9 @@ class PredictApi(Construct):
                 contract.ENV_ENDPOINT_NAME: endpoint_name,
                 contract.ENV_MODEL_METADATA_URI: metadata_uri,
                 contract.ENV_ALLOWED_ORIGIN: allowed_origin,
-                "POWERTOOLS_SERVICE_NAME": "skin-lesion-api",
-                "POWERTOOLS_METRICS_NAMESPACE": "SkinLesion",
+                # The dashboard and alarms read the same two (stack.py): one home, the contract.
+                "POWERTOOLS_SERVICE_NAME": contract.DEFAULT_SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": contract.DEFAULT_METRICS_NAMESPACE,
             },
         )
         acknowledge(
@@ -199,4 +201,13 @@ class PredictApi(Construct):
             "API Gateway's account logging role: the AWS managed policy is the documented way to let "
             "API Gateway write access and execution logs.",
         )
+        # API Gateway writes its execution log (level ERROR) to this group by name, creating it
+        # with no expiry if missing: declared here, it gets the stack's retention and goes with it.
+        execution_logs = service_log_group(
+            self,
+            "ExecutionLogs",
+            name=f"API-Gateway-Execution-Logs_{api.rest_api_id}/{STAGE_NAME}",
+            key_arn=storage.logs_key(self).key_arn,
+        )
+        api.deployment_stage.node.add_dependency(execution_logs)
         return api

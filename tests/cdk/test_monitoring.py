@@ -300,8 +300,172 @@ def test_training_outcomes_notify_the_topic_one_rule_per_outcome(ops):
         assert target["Arn"] == _topic_ref(template)
 
 
-def test_the_dashboard_url_is_an_output(ops):
-    _, template = ops
+def test_the_dashboard_url_opens_this_dashboard_in_the_console(ops):
+    monitoring, _ = ops
+    stack = monitoring.node.scope
+    url = json.dumps(stack.resolve(monitoring.dashboard_url))
+
+    assert "/cloudwatch/home?region=" in url and "#dashboards:name=" in url
+    assert stack.resolve(monitoring.dashboard.dashboard_name) in [
+        part for part in stack.resolve(monitoring.dashboard_url)["Fn::Join"][1] if isinstance(part, dict)
+    ]
+
+
+# --- the real stack (app.build): wiring, the endpoint's guardrails, retention, knobs ---------------
+
+
+@pytest.fixture(scope="module")
+def tuned(synth) -> Any:
+    """Two instances, an owner's e-mail, a longer retention and a shorter bake."""
+    return synth(
+        model="bundled",
+        instanceCount="2",
+        canaryPercent="20",
+        bakingMinutes="5",
+        terminationWaitMinutes="2",
+        alarmEmail="owner@example.com",
+        logRetentionDays="90",
+    )[1]
+
+
+@pytest.fixture(scope="module")
+def trained(synth) -> Any:
+    return synth(model="train")[1]
+
+
+def _endpoint(template: Any) -> dict[str, Any]:
+    [endpoint] = resources(template, "AWS::SageMaker::Endpoint").values()
+    return endpoint
+
+
+def _rollback_alarm_ids(template: Any) -> list[str]:
+    config = _endpoint(template)["Properties"]["DeploymentConfig"]
+    return [alarm["AlarmName"]["Ref"] for alarm in config["AutoRollbackConfiguration"]["Alarms"]]
+
+
+def test_the_stack_outputs_its_dashboard_url_and_alarm_topic(template):
     outputs = template.to_json()["Outputs"]
-    [url] = [v for k, v in outputs.items() if k.startswith("MonitoringDashboardUrl")]
-    assert "#dashboards:name=" in json.dumps(url["Value"])
+
+    assert "#dashboards:name=" in json.dumps(outputs["DashboardUrl"]["Value"])
+    [topic_id] = resources(template, "AWS::SNS::Topic")
+    assert outputs["AlarmTopicArn"]["Value"] == {"Ref": topic_id}
+
+
+def test_a_one_instance_endpoint_updates_all_at_once_bakes_and_rolls_back_on_the_endpoint_alarms(template):
+    policy = _endpoint(template)["Properties"]["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+
+    assert policy["TrafficRoutingConfiguration"] == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 600}
+    assert policy["TerminationWaitInSeconds"] == 0
+    assert policy["MaximumExecutionTimeoutInSeconds"] > 600
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    rollback = _rollback_alarm_ids(template)
+    assert sorted(rollback) == sorted(k for k in alarms if k.startswith("MonitoringEndpoint"))
+    assert len(rollback) == 3
+    for alarm_id in rollback:
+        dims = {d["Name"]: d["Value"] for d in alarms[alarm_id]["Properties"]["Dimensions"]}
+        assert dims == {"EndpointName": "skin-lesion-classifier", "VariantName": "AllTraffic"}
+
+
+def test_two_instances_get_a_canary_of_the_configured_size_and_bake(tuned):
+    policy = _endpoint(tuned)["Properties"]["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+
+    assert policy["TrafficRoutingConfiguration"] == {
+        "Type": "CANARY",
+        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 20},
+        "WaitIntervalInSeconds": 300,
+    }
+    assert policy["TerminationWaitInSeconds"] == 120
+    # longer than both bakes and the termination wait together
+    assert policy["MaximumExecutionTimeoutInSeconds"] > 2 * 300 + 120
+    assert len(_rollback_alarm_ids(tuned)) == 3
+
+
+def test_a_serverless_endpoint_keeps_sagemakers_default_update(synth):
+    _, template = synth(model="bundled", endpointType="serverless")
+
+    assert "DeploymentConfig" not in _endpoint(template)["Properties"]
+    titles = _titles(template)
+    assert "Serverless cold starts: ModelSetupTime (µs)" in titles
+
+
+@pytest.mark.parametrize(("variant", "days"), [("template", 30), ("trained", 30), ("tuned", 90)])
+def test_every_log_group_keeps_its_events_for_the_retention_knob(request, variant, days):
+    template = request.getfixturevalue(variant)
+    groups = resources(template, "AWS::Logs::LogGroup")
+
+    assert groups and {k: g["Properties"].get("RetentionInDays") for k, g in groups.items()} == {
+        k: days for k in groups
+    }
+    names_ = [json.dumps(g["Properties"].get("LogGroupName")) for g in groups.values()]
+    # the groups services would otherwise create with no expiry are the stack's own
+    assert any("/aws/sagemaker/Endpoints/skin-lesion-classifier" in n for n in names_)
+    assert any("API-Gateway-Execution-Logs_" in n for n in names_)
+    assert all(g["DeletionPolicy"] == "Delete" for g in groups.values())
+
+
+def test_the_email_is_subscribed_only_when_alarm_email_is_given(template, tuned):
+    assert resources(template, "AWS::SNS::Subscription") == {}
+    [subscription] = resources(tuned, "AWS::SNS::Subscription").values()
+    assert (subscription["Properties"]["Protocol"], subscription["Properties"]["Endpoint"]) == (
+        "email",
+        "owner@example.com",
+    )
+    # the alarms exist either way
+    assert len(resources(template, "AWS::CloudWatch::Alarm")) == len(
+        resources(tuned, "AWS::CloudWatch::Alarm")
+    )
+
+
+def test_the_alarms_read_the_service_and_namespace_the_lambda_writes(template):
+    [function] = [
+        f
+        for f in resources(template, "AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler", "").startswith("predict_api")
+    ]
+    env = function["Properties"]["Environment"]["Variables"]
+    alarm = _alarms(template)["MalignantShareHigh"]
+    [stat, *_] = [q["MetricStat"] for q in alarm["Metrics"] if "MetricStat" in q]
+    dims = {d["Name"]: d["Value"] for d in stat["Metric"]["Dimensions"]}
+
+    assert stat["Metric"]["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"]
+    assert dims["service"] == env["POWERTOOLS_SERVICE_NAME"]
+
+
+def test_training_jobs_of_this_stack_notify_the_topic_when_they_end(trained):
+    rules = [
+        r
+        for r in resources(trained, "AWS::Events::Rule").values()
+        if "TrainingJobStatus" in json.dumps(r)
+        and any(t["Arn"] == _topic_ref(trained) for t in r["Properties"]["Targets"])
+    ]
+    assert len(rules) == 2
+    assert "Training job outcomes (per day)" in _titles(trained)
+
+
+@pytest.mark.parametrize(
+    ("context", "knob"),
+    [
+        ({"alarmEmail": "not-an-address"}, "alarmEmail"),
+        ({"logRetentionDays": "31"}, "logRetentionDays"),
+        ({"canaryPercent": "60"}, "canaryPercent"),
+        ({"bakingMinutes": "61"}, "bakingMinutes"),
+        ({"malignantShareMin": "70"}, "malignantShareMin"),
+    ],
+)
+def test_bad_operations_knobs_fail_synth_naming_the_knob(context, knob):
+    from stacks.config import AppConfig, ConfigError
+
+    with pytest.raises(ConfigError, match=knob):
+        AppConfig.from_context(context.get, {})
+
+
+def test_operations_defaults_are_written_once_on_the_dataclasses():
+    from stacks.config import AppConfig, EndpointSettings, MonitoringSettings
+
+    config = AppConfig.from_context({}.get, {})
+    assert config.log_retention_days == AppConfig.log_retention_days == 30
+    assert config.monitoring == MonitoringSettings()
+    assert (config.endpoint.canary_percent, config.endpoint.baking_minutes) == (
+        EndpointSettings.canary_percent,
+        EndpointSettings.baking_minutes,
+    )
