@@ -4,6 +4,12 @@ S3 access names the prefixes in use (`training/`, `datasets/isic/`, `pipeline/`)
 the one code object; SageMaker permissions name this stack's job-name prefix; the
 log permissions name SageMaker's two job log groups. No `*` actions, no bucket-wide
 or account-wide S3 resources.
+
+The job role holds what AWS documents as the minimum for CreateTrainingJob and
+CreateProcessingJob (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html):
+CloudWatch metrics, the job log actions, the image pull, and for every S3 input both
+the objects and `s3:ListBucket` on its bucket (SageMaker lists an `S3Prefix` input,
+even one that names a single object, before it downloads it).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from constructs import Construct
 
 from stacks.constructs.dataset import IMPORT_INSTANCE_TYPE, SourceBundle
 from stacks.constructs.sagemaker_image import training_image_uri
+from stacks.constructs.sagemaker_roles import put_metric_data
 from stacks.nag import acknowledge, acknowledge_findings, arn_finding
 
 LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/ProcessingJobs")
@@ -68,6 +75,9 @@ def sagemaker_execution_role(
     )
     role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
     role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[source.object_arn]))
+    # The import's `code` input is an S3Prefix naming the bundle: SageMaker lists it first.
+    role.add_to_policy(list_prefixes(source.asset.bucket.bucket_arn, [source.asset.s3_object_key]))
+    role.add_to_policy(put_metric_data())
     role.add_to_policy(
         iam.PolicyStatement(actions=S3_OBJECT_RW, resources=[bucket.arn_for_objects("training/*")])
     )
@@ -112,8 +122,9 @@ def _acknowledge_execution_role(
     acknowledge(
         role,
         "AwsSolutions-IAM5[Resource::*]",
-        "ecr:GetAuthorizationToken has no resource-level permissions; the image pull itself is scoped to "
-        "the TensorFlow training repository of the AWS Deep Learning Containers.",
+        "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions; the "
+        "image pull is scoped to the TensorFlow training repository of the AWS Deep Learning Containers, "
+        "the metrics to SageMaker's /aws/sagemaker/* namespaces.",
     )
     objects = [arn_finding(bucket, "/training/*")]
     if dataset_prefix:

@@ -221,6 +221,18 @@ class PipelineFunctions(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
+        # The quota check before a job starts (lesion_contract/quotas.py): list actions take no ARN.
+        self.on_event.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["servicequotas:ListServiceQuotas", "servicequotas:ListAWSDefaultServiceQuotas"],
+                resources=["*"],
+            )
+        )
+        acknowledge(
+            self.on_event,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Service Quotas' List actions have no resource-level permissions; they only read quota values.",
+        )
         groups = job_log_group_arns()
         self.on_event.add_to_role_policy(
             iam.PolicyStatement(

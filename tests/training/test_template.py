@@ -22,6 +22,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT = "AWS::CloudFormation::WaitCondition"
+STAR_ACTIONS = (
+    ["ecr:GetAuthorizationToken"],
+    ["cloudwatch:PutMetricData"],
+    ["servicequotas:ListAWSDefaultServiceQuotas", "servicequotas:ListServiceQuotas"],  # CDK sorts them
+)
 
 
 @pytest.fixture(scope="module")
@@ -178,8 +183,12 @@ def test_every_pipeline_iam_statement_is_scoped_to_its_prefixes(trained):
         assert not any(a == "*" or a.endswith(":*") for a in actions), (lid, actions)
         for resource in map(_render, resources):
             assert not resource.startswith("arn:aws:s3:::*"), (lid, resource)
-            if resource == "*":
-                assert actions == ["ecr:GetAuthorizationToken"], (lid, statement)
+            if resource == "*":  # only actions without resource-level permissions
+                assert actions in STAR_ACTIONS, (lid, statement)
+                if actions == ["cloudwatch:PutMetricData"]:
+                    assert statement["Condition"] == {
+                        "StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}
+                    }
             elif any(a.startswith("s3:") for a in actions) and resource.startswith(bucket):
                 if actions == ["s3:ListBucket"]:
                     prefixes = statement["Condition"]["StringLike"]["s3:prefix"]
@@ -188,6 +197,11 @@ def test_every_pipeline_iam_statement_is_scoped_to_its_prefixes(trained):
                     )
                 else:
                     assert any(s in resource for s in allowed_s3), (lid, resource)
+            elif actions == ["s3:ListBucket"]:
+                # the import's code input (an S3Prefix): listing CDK's asset bucket for that one key only
+                assert re.match(r"^arn:[^:]+:s3:::cdk-[^/]+$", resource), resource
+                [prefix] = statement["Condition"]["StringLike"]["s3:prefix"]
+                assert re.match(r"^[0-9a-f]{64}\.gz\*$", prefix), prefix
             elif any(a.startswith("s3:") for a in actions):
                 # the one code object in CDK's asset bucket, never the bucket as a whole
                 assert re.match(r"^arn:[^:]+:s3:::cdk-[^/]+/[0-9a-f]{64}\.gz$", resource), resource
