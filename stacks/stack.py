@@ -38,7 +38,7 @@ class SkinLesionStack(Stack):
         endpoint = InferenceEndpoint(
             self, "Inference", model=model, settings=config.endpoint, region=self.region
         )
-        auth = Auth(self, "Auth", self_sign_up=config.self_sign_up)
+        auth = Auth(self, "Auth", self_sign_up=config.self_sign_up, settings=config.auth)
         site = Website(self, "Website", site_dir=config.site_dir, log_bucket=storage.access_log_bucket)
         api = PredictApi(
             self,
