@@ -53,19 +53,23 @@ def add_gateway_responses(api: apigw.RestApi, allowed_origin: str) -> None:
         )
 
 
-def json_access_log_format() -> apigw.AccessLogFormat:
-    """One JSON object per request; the caller is the Cognito `sub`, never the token."""
+def json_access_log_format(*, identity: bool = False) -> apigw.AccessLogFormat:
+    """One JSON object per request, never the token.
+
+    Who asked (the Cognito `sub`) and from where (the source IP) only with `identity`
+    (`-c accessLogIdentity=true`): with them, a log reader could tie a request to a person.
+    """
     fields = {
         "requestId": "$context.requestId",
         "time": "$context.requestTime",
-        "ip": "$context.identity.sourceIp",
         "method": "$context.httpMethod",
         "path": "$context.resourcePath",
         "status": "$context.status",
         "length": "$context.responseLength",
         "latencyMs": "$context.responseLatency",
         "integrationLatencyMs": "$context.integrationLatency",
-        "user": "$context.authorizer.claims.sub",
         "error": "$context.error.message",
     }
+    if identity:
+        fields |= {"ip": "$context.identity.sourceIp", "user": "$context.authorizer.claims.sub"}
     return apigw.AccessLogFormat.custom(json.dumps(fields))
