@@ -62,10 +62,9 @@ class GatewayConfig:
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_LAMBDA_FUNCTION_NAME": "skinlesion-local-predict",
-            "POWERTOOLS_SERVICE_NAME": "skinlesion-predict",
-            "POWERTOOLS_METRICS_NAMESPACE": "SkinLesionLocal",
-            "POWERTOOLS_TRACE_DISABLED": "1",
-            "POWERTOOLS_METRICS_DISABLED": "1",
+            # Metrics on, with the cloud's service and namespace (the contract's defaults): the same
+            # EMF lines the Lambda writes in AWS go to the local Lambda log (up.py: .local/lambda.log).
+            "POWERTOOLS_TRACE_DISABLED": "1",  # no X-Ray daemon here
             **self.extra_env,
         }
 
