@@ -226,6 +226,10 @@ class ApiSettings:
     waf_requests_per_5min: int = 300  # per client IP; WAF counts over a 5-minute window
     # The access log's `sub` and source IP: off unless asked (`-c accessLogIdentity=true`).
     access_log_identity: bool = False
+    # API Gateway's CloudWatch role is one per account and region (AWS::ApiGateway::Account): the
+    # stage's logs need it. On: the stack sets its own (replacing any the account has); off: it
+    # keeps the account's, which must exist. `skinlesion preflight` says which applies.
+    cloud_watch_role: bool = True
     # Not a context knob: image decoding (Pillow) needs it, and more memory also means more CPU.
     lambda_memory_mb: int = 1024
 
@@ -509,6 +513,9 @@ def _api_from(get: Callable[[str], Any]) -> ApiSettings:
             high=2_000_000_000,
         ),
         access_log_identity=parse_bool("accessLogIdentity", get("accessLogIdentity"), d.access_log_identity),
+        cloud_watch_role=parse_bool(
+            "apiGatewayCloudWatchRole", get("apiGatewayCloudWatchRole"), d.cloud_watch_role
+        ),
     )
 
 

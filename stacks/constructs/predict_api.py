@@ -154,8 +154,9 @@ class PredictApi(Construct):
             binary_media_types=list(contract.BINARY_MEDIA_TYPES),
             endpoint_types=[apigw.EndpointType.REGIONAL],
             # The account-level role API Gateway needs to write any logs; removed with the stack.
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            # Off (-c apiGatewayCloudWatchRole=false) keeps the account's own (config.py).
+            cloud_watch_role=settings.cloud_watch_role,
+            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY if settings.cloud_watch_role else None,
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=[allowed_origin],
                 allow_methods=list(contract.CORS_ALLOW_METHODS),
