@@ -10,7 +10,9 @@ from this checkout, then checks, with the caller's AWS credentials and read-only
 - Service Quotas for every SageMaker instance the settings need (training, on demand or
   spot; the ISIC import's processing instance; the real-time endpoint), with the
   check of `lesion_contract/quotas.py` that the deploy itself runs before a job starts;
-- the SageMaker TensorFlow (Deep Learning Container) images in the region (ECR DescribeImages).
+- the SageMaker TensorFlow (Deep Learning Container) images in the region (ECR DescribeImages);
+- API Gateway's account-level CloudWatch role: the deploy would replace one the account
+  already has, unless `-c apiGatewayCloudWatchRole=false` keeps it.
 
 Prints a table; exits 1 when anything blocks the deploy (each blocker says what to
 do), 0 otherwise, 2 when it cannot run (not a checkout, bad `-c` value).
@@ -64,6 +66,9 @@ class Plan:
     images: tuple[tuple[str, str], ...]  # (purpose, image URI)
     qualifier: str = DEFAULT_QUALIFIER
     image_error: str = ""
+    stack_id: str = "SkinLesion"
+    api_cloud_watch_role: bool = True
+    api_role_explicit: bool = False  # -c apiGatewayCloudWatchRole was given
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -127,6 +132,9 @@ def plan_from_checkout(
         qualifier=str(merged.get("@aws-cdk/core:bootstrapQualifier") or DEFAULT_QUALIFIER),
         image_error=image_error,
         notes=tuple(notes),
+        stack_id=config.stack_id,
+        api_cloud_watch_role=config.api.cloud_watch_role,
+        api_role_explicit=merged.get("apiGatewayCloudWatchRole") is not None,
     )
 
 
@@ -247,6 +255,31 @@ def check_images(clients: Clients, plan: Plan) -> list[Check]:
     return rows
 
 
+def check_api_gateway_account(clients: Clients, plan: Plan) -> Check:
+    """The account's API Gateway CloudWatch role against what the knob will do to it."""
+    name, knob = "API Gateway CloudWatch role", "-c apiGatewayCloudWatchRole"
+    try:
+        arn = clients("apigateway").get_account().get("cloudwatchRoleArn")
+    except Exception as err:
+        return Check(name, WARN, _message(err), "check API Gateway's Settings page in the console")
+    if not plan.api_cloud_watch_role:
+        if arn:
+            return Check(name, OK, f"kept: {arn} ({knob}=false)")
+        return Check(name, BLOCKER, "none set, and the stage's logs need one", f"drop {knob}=false")
+    if not arn:
+        return Check(name, OK, "none set: the stack sets its own")
+    if f":role/{plan.stack_id}-" in arn:
+        return Check(name, OK, f"this stack's own: {arn}")
+    if plan.api_role_explicit:
+        return Check(name, WARN, f"{arn} will be replaced by this stack's ({knob}=true)")
+    return Check(
+        name,
+        BLOCKER,
+        f"the account already has {arn}; the deploy would replace it",
+        f"keep it: {knob}=false (recommended); or take it over: {knob}=true",
+    )
+
+
 def run_checks(plan: Plan, clients: Clients) -> list[Check]:
     """Every check, in the order a deploy meets them; stops after credentials fail."""
     credentials, account = check_credentials(clients, plan)
@@ -256,6 +289,7 @@ def run_checks(plan: Plan, clients: Clients) -> list[Check]:
     rows += check_bootstrap(clients, plan, account)
     rows += check_quotas(clients, plan)
     rows += check_images(clients, plan)
+    rows.append(check_api_gateway_account(clients, plan))
     return rows
 
 

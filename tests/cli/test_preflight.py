@@ -91,6 +91,10 @@ class Aws:
             "list_service_quotas", {"Quotas": quotas}, {"ServiceCode": "sagemaker", "MaxResults": 100}
         )
 
+    def api_account(self, role_arn: str | None = None) -> None:
+        response = {"cloudwatchRoleArn": role_arn} if role_arn else {}
+        self.stub("apigateway").add_response("get_account", response, {})
+
     def images(self, *missing: str) -> None:
         for repository, tag in (
             ("tensorflow-training", "2.21-gpu-py312"),
@@ -132,6 +136,7 @@ def test_a_ready_account_passes_every_check_and_exits_0(aws, capsys):
     aws.bootstrapped()
     aws.quotas(dict.fromkeys(DEFAULT_QUOTAS, 2.0))
     aws.images()
+    aws.api_account()
     code, out = _run(aws, capsys)
     assert code == 0, out
     assert "Ready to deploy." in out
@@ -148,6 +153,7 @@ def test_a_zero_gpu_training_quota_blocks_with_its_value_need_and_request_comman
     aws.bootstrapped()
     aws.quotas({**dict.fromkeys(DEFAULT_QUOTAS, 1.0), "ml.p3.2xlarge for training job usage": 0.0})
     aws.images()
+    aws.api_account()
     code, out = _run(aws, capsys)
     assert code == 1
     row = _row(out, "quota: ml.p3.2xlarge for training job usage")
@@ -175,6 +181,7 @@ def test_spot_training_is_checked_against_the_spot_quota(aws, capsys):
         }
     )
     aws.images()
+    aws.api_account()
     code, out = _run(aws, capsys, "-c", "trainingSpot=true")
     assert code == 1
     assert "BLOCKER" in _row(out, "quota: ml.p3.2xlarge for spot training job usage")
@@ -190,6 +197,7 @@ def test_a_service_quotas_api_error_is_a_warning_not_a_blocker(aws, capsys):
         service_message="not authorized to perform: servicequotas:ListServiceQuotas",
     )
     aws.images()
+    aws.api_account()
     code, out = _run(aws, capsys)
     assert code == 0
     row = _row(out, "quota: ml.p3.2xlarge for training job usage")
@@ -217,6 +225,7 @@ def test_an_unbootstrapped_region_blocks_with_the_bootstrap_command(aws, capsys)
     aws.stub("ssm").add_client_error("get_parameter", service_error_code="ParameterNotFound")
     aws.quotas(dict.fromkeys(DEFAULT_QUOTAS, 1.0))
     aws.images()
+    aws.api_account()
     code, out = _run(aws, capsys)
     assert code == 1
     assert "BLOCKER" in _row(out, "CDKToolkit stack")
@@ -229,6 +238,7 @@ def test_an_old_bootstrap_version_blocks(aws, capsys):
     aws.bootstrapped(version="5")
     aws.quotas(dict.fromkeys(DEFAULT_QUOTAS, 1.0))
     aws.images()
+    aws.api_account()
     code, out = _run(aws, capsys)
     assert code == 1 and "5 < 6" in _row(out, "CDK bootstrap version")
 
@@ -238,6 +248,7 @@ def test_a_missing_container_image_in_the_region_blocks(aws, capsys):
     aws.bootstrapped()
     aws.quotas(dict.fromkeys(DEFAULT_QUOTAS, 1.0))
     aws.images("2.21-gpu-py312")
+    aws.api_account()
     code, out = _run(aws, capsys)
     assert code == 1
     assert "BLOCKER" in _row(out, "image (training)") and "ImageNotFoundException" in out
@@ -248,11 +259,14 @@ def test_json_output_lists_every_check(aws, capsys):
     aws.bootstrapped()
     aws.quotas(dict.fromkeys(DEFAULT_QUOTAS, 1.0))
     aws.images()
+    aws.api_account()
     code, out = _run(aws, capsys, "--json")
     body = json.loads(out)
     assert code == 0 and body["region"] == REGION
     assert {c["status"] for c in body["checks"]} == {"ok"}
-    assert len(body["checks"]) == 2 + 2 + 3 + 3  # credentials, region, bootstrap x2, quotas, images
+    assert (
+        len(body["checks"]) == 2 + 2 + 3 + 3 + 1
+    )  # credentials, region, bootstrap x2, quotas, images, API GW
 
 
 def test_a_bundled_model_on_serverless_needs_no_instance_quota(aws, capsys):
@@ -267,6 +281,7 @@ def test_a_bundled_model_on_serverless_needs_no_instance_quota(aws, capsys):
             "imageIds": [{"imageTag": "2.20-cpu-py312"}],
         },
     )
+    aws.api_account()
     code, out = _run(aws, capsys, "-c", "model=bundled", "-c", "endpointType=serverless")
     assert code == 0
     assert "quota:" not in out and "no import or training job runs" in out
@@ -298,3 +313,51 @@ def test_the_bootstrap_version_floor_is_what_this_apps_synth_requires(tmp_path):
 def test_the_command_is_skinlesion_preflight(capsys):
     assert cli.main(["preflight", "--region", REGION, "-c", "trainingSpot=maybe"]) == 2  # before any AWS call
     assert "skinlesion preflight: context 'trainingSpot'" in capsys.readouterr().err
+
+
+def _ready(aws: Aws) -> None:
+    aws.identity()
+    aws.bootstrapped()
+    aws.quotas(dict.fromkeys(DEFAULT_QUOTAS, 1.0))
+    aws.images()
+
+
+FOREIGN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/platform-team-apigw-logs"
+
+
+def test_an_api_gateway_logging_role_the_account_has_is_not_taken_over_silently(aws, capsys):
+    _ready(aws)
+    aws.api_account(FOREIGN_ROLE)
+    code, out = _run(aws, capsys)
+    assert code == 1
+    row = _row(out, "API Gateway CloudWatch role")
+    assert "BLOCKER" in row and FOREIGN_ROLE in row and "would replace it" in row
+    assert "-c apiGatewayCloudWatchRole=false (recommended)" in out
+
+
+def test_the_knob_off_keeps_the_accounts_role(aws, capsys):
+    _ready(aws)
+    aws.api_account(FOREIGN_ROLE)
+    code, out = _run(aws, capsys, "-c", "apiGatewayCloudWatchRole=false")
+    assert code == 0 and f"kept: {FOREIGN_ROLE}" in _row(out, "API Gateway CloudWatch role")
+
+
+def test_taking_the_role_over_on_purpose_is_a_warning(aws, capsys):
+    _ready(aws)
+    aws.api_account(FOREIGN_ROLE)
+    code, out = _run(aws, capsys, "-c", "apiGatewayCloudWatchRole=true")
+    assert code == 0 and " warn " in _row(out, "API Gateway CloudWatch role")
+
+
+def test_the_stacks_own_role_from_an_earlier_deploy_is_fine(aws, capsys):
+    _ready(aws)
+    aws.api_account(f"arn:aws:iam::{ACCOUNT}:role/SkinLesion-ApiRestApiCloudWatchRoleE3ED6605-AbC123")
+    code, out = _run(aws, capsys)
+    assert code == 0 and "this stack's own" in _row(out, "API Gateway CloudWatch role")
+
+
+def test_the_knob_off_without_a_role_in_the_account_blocks(aws, capsys):
+    _ready(aws)
+    aws.api_account(None)
+    code, out = _run(aws, capsys, "-c", "apiGatewayCloudWatchRole=false")
+    assert code == 1 and "BLOCKER" in _row(out, "API Gateway CloudWatch role")
