@@ -20,7 +20,17 @@ from training_cr.state import S3AccessDenied, job_name, s3_exists
 
 from lesion_contract.quotas import QuotaError, endpoint_need, processing_need, training_need
 
-from .conftest import BUCKET, PREFIX, REGION, FakeContext, cfn_event, import_props, training_props
+from .conftest import (
+    BUCKET,
+    PREFIX,
+    REGION,
+    FakeContext,
+    cfn_event,
+    import_props,
+    metadata_with,
+    model_tar,
+    training_props,
+)
 
 TRAINING_QUOTA = "ml.p3.2xlarge for training job usage"
 
@@ -150,6 +160,22 @@ def test_a_failed_import_is_retried_as_a_new_processing_job(shim, wait_handle):
     assert second["Data"]["Reused"] == "false"
     names = boto3.client("sagemaker", region_name=REGION).list_processing_jobs()["ProcessingJobSummaries"]
     assert sorted(j["ProcessingJobName"] for j in names) == sorted([first, f"{first}-r2"])
+
+
+def test_a_replaced_wait_gets_the_same_finished_job_judged_against_the_new_min_auc(moto, wait_handle):
+    # GIVEN a finished job whose model (AUC 0.75) failed the 0.80 gate
+    first = training_props(wait_handle.url + "&wait=1", MinAuc="0.8")
+    name = on_event(cfn_event("Create", TRAINING_TYPE, first), FakeContext())["PhysicalResourceId"]
+    boto3.client("s3").put_object(
+        Bucket=BUCKET, Key=f"training/{name}/output/model.tar.gz", Body=model_tar(metadata_with(0.75))
+    )
+    # WHEN minAuc is lowered: the stack replaces the wait (new handle), the fingerprint is unchanged
+    second = training_props(wait_handle.url + "&wait=2", MinAuc="0.7")
+    assert _update(second, first, name)["PhysicalResourceId"] == name
+    # THEN no job runs again and the new wait hears SUCCESS for the same artifact
+    assert _jobs() == [name]
+    assert [s["Status"] for s in wait_handle.signals] == ["SUCCESS"]
+    assert "roc_auc 0.7500 >= 0.70" in wait_handle.signals[0]["Reason"]
 
 
 # --- item 2: quotas before anything costly -------------------------------------------------------
