@@ -84,12 +84,6 @@ def acknowledge_bucket_deployment(role: IConstruct, *, destination: IConstruct) 
         ["Action::s3:DeleteObject*", "Action::s3:Abort*", arn_finding(destination)],
         "CDK-managed BucketDeployment handler: syncs (writes and prunes) objects in the site bucket only.",
     )
-    acknowledge(
-        role,
-        "AwsSolutions-IAM5[Resource::*]",
-        "cloudfront:CreateInvalidation/GetInvalidation, which the handler calls after upload, have no "
-        "resource-level scoping in CDK's generated policy.",
-    )
 
 
 def acknowledge_cdk_singletons(stack: Stack) -> None:

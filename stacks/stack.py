@@ -39,7 +39,13 @@ class SkinLesionStack(Stack):
             self, "Inference", model=model, settings=config.endpoint, region=self.region
         )
         auth = Auth(self, "Auth", self_sign_up=config.self_sign_up, settings=config.auth)
-        site = Website(self, "Website", site_dir=config.site_dir, log_bucket=storage.access_log_bucket)
+        site = Website(
+            self,
+            "Website",
+            site_dir=config.site_dir,
+            log_bucket=storage.access_log_bucket,
+            settings=config.site,
+        )
         api = PredictApi(
             self,
             "Api",

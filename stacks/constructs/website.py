@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration
+from aws_cdk import CfnResource, CustomResource, Duration, Fn
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_logs as logs
@@ -12,23 +13,31 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
+from stacks.config import SiteSettings
 from stacks.constructs.storage import NONCURRENT_DAYS, REPLICATION_REASON, logs_key, secure_bucket_props
 from stacks.nag import acknowledge, acknowledge_bucket_deployment
 
-# The page talks only to its own origin, the API (execute-api) and Cognito's JSON API;
-# previews of the chosen image are data:/blob: URLs.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "connect-src 'self' https://*.amazonaws.com",
-        "img-src 'self' data: blob:",
-        "style-src 'self' 'unsafe-inline'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+def content_security_policy(*connect: str) -> str:
+    """The page's CSP. It talks only to its own origin and `connect` (the API's host and Cognito's
+    JSON API in its region), so an injected script cannot send a token anywhere else; previews of
+    the chosen image are data:/blob: URLs."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            " ".join(["connect-src 'self'", *connect]),
+            "img-src 'self' data: blob:",
+            "style-src 'self' 'unsafe-inline'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def cognito_idp_origin(region: str) -> str:
+    return f"https://cognito-idp.{region}.amazonaws.com"
 
 
 class Website(Construct):
@@ -39,7 +48,9 @@ class Website(Construct):
     `publish()` once the API exists.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, site_dir: Path, log_bucket: s3.IBucket) -> None:
+    def __init__(
+        self, scope: Construct, id_: str, *, site_dir: Path, log_bucket: s3.IBucket, settings: SiteSettings
+    ) -> None:
         super().__init__(scope, id_)
         if not (site_dir / "index.html").is_file():
             raise FileNotFoundError(
@@ -90,6 +101,7 @@ class Website(Construct):
                 for status in (403, 404)
             ],
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            **_custom_domain(self, settings),  # type: ignore[arg-type]
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
             enable_logging=True,
             log_bucket=log_bucket,
@@ -106,13 +118,14 @@ class Website(Construct):
             "No WAF web ACL by default (a monthly cost); the site is static files and the API "
             "is Cognito-protected.",
         )
-        acknowledge(
-            self.distribution,
-            "AwsSolutions-CFR4",
-            "The default *.cloudfront.net certificate fixes the TLS policy; a custom domain with an ACM "
-            "certificate (us-east-1) is needed to raise it, which a fresh account does not have.",
-        )
-        self.url = f"https://{self.distribution.distribution_domain_name}"
+        if settings.domain_name is None:
+            acknowledge(
+                self.distribution,
+                "AwsSolutions-CFR4",
+                "The default *.cloudfront.net certificate fixes the TLS policy; `-c domainName=… "
+                "-c certificateArn=…` (an ACM certificate in us-east-1) serves TLSv1.2_2021 and up.",
+            )
+        self.url = f"https://{settings.domain_name or self.distribution.distribution_domain_name}"
 
     @property
     def origin(self) -> str:
@@ -120,7 +133,19 @@ class Website(Construct):
         return self.url
 
     def publish(self, *, config: dict[str, str]) -> s3deploy.BucketDeployment:
-        """Upload the web build plus `config.json` (values resolved at deploy time) and invalidate."""
+        """Upload the web build plus `config.json` (values resolved at deploy time) and invalidate.
+
+        Also narrows the CSP's connect-src to the API's host (from `config["apiUrl"]`) and
+        Cognito's endpoint in `config["region"]`.
+        """
+        api_host = Fn.select(2, Fn.split("/", config["apiUrl"]))  # https:, "", host, stage
+        csp = content_security_policy(
+            Fn.join("", ["https://", api_host]), cognito_idp_origin(config["region"])
+        )
+        self._headers_policy.node.default_child.add_property_override(  # type: ignore[union-attr]
+            "ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy.ContentSecurityPolicy",
+            csp,
+        )
         deployment = s3deploy.BucketDeployment(
             self,
             "Deployment",
@@ -129,14 +154,29 @@ class Website(Construct):
                 s3deploy.Source.json_data("config.json", config),
             ],
             destination_bucket=self.bucket,
-            distribution=self.distribution,
-            distribution_paths=["/*"],
             # 128 MB copy Lambdas have been SIGKILLed on modest sites.
             memory_limit=512,
         )
+        self._invalidate_after(deployment)
         acknowledge_bucket_deployment(deployment.handler_role, destination=self.bucket)
         self._encrypt_handler_logs(deployment)
         return deployment
+
+    def _invalidate_after(self, deployment: s3deploy.BucketDeployment) -> None:
+        """Invalidate the distribution after each upload, allowed on this distribution only.
+
+        Given `distribution=`, BucketDeployment grants CreateInvalidation on `*`; instead the
+        custom resource gets the distribution's id and paths here (what that prop sets) and
+        the handler's role a grant scoped to the distribution's ARN.
+        """
+        (custom,) = (c for c in deployment.node.children if isinstance(c, CustomResource))
+        resource = custom.node.default_child
+        assert isinstance(resource, CfnResource), "did aws-cdk-lib's BucketDeployment change?"
+        resource.add_property_override("DistributionId", self.distribution.distribution_id)
+        resource.add_property_override("DistributionPaths", ["/*"])
+        self.distribution.grant(
+            deployment.handler_role, "cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"
+        )
 
     def _encrypt_handler_logs(self, deployment: s3deploy.BucketDeployment) -> None:
         """Give the log group CDK creates for the (stack-wide) deployment handler the stack's logs key."""
@@ -149,7 +189,8 @@ class Website(Construct):
         cfn.kms_key_id = logs_key(self).key_arn
 
     def _security_headers(self) -> cloudfront.ResponseHeadersPolicy:
-        return cloudfront.ResponseHeadersPolicy(
+        # connect-src is narrowed to the API and Cognito in publish(); until then only 'self'.
+        self._headers_policy = cloudfront.ResponseHeadersPolicy(
             self,
             "SecurityHeaders",
             security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
@@ -165,10 +206,22 @@ class Website(Construct):
                     override=True,
                 ),
                 content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
-                    content_security_policy=CONTENT_SECURITY_POLICY, override=True
+                    content_security_policy=content_security_policy(), override=True
                 ),
                 xss_protection=cloudfront.ResponseHeadersXSSProtection(
                     protection=True, mode_block=True, override=True
                 ),
             ),
         )
+        return self._headers_policy
+
+
+def _custom_domain(scope: Construct, settings: SiteSettings) -> dict[str, object]:
+    """Distribution props for `-c domainName=… -c certificateArn=…`: the name, its certificate, TLS 1.2+."""
+    if settings.domain_name is None or settings.certificate_arn is None:
+        return {}
+    return {
+        "domain_names": [settings.domain_name],
+        "certificate": acm.Certificate.from_certificate_arn(scope, "Certificate", settings.certificate_arn),
+        "minimum_protocol_version": cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+    }

@@ -22,3 +22,28 @@ def one(template: Any, kind: str) -> dict[str, Any]:
 def endpoint_keys(template: Any) -> dict[str, dict[str, Any]]:
     """The KMS keys other than the stack's logs key (`LogsKey…`, see test_storage)."""
     return {k: v for k, v in resources(template, "AWS::KMS::Key").items() if not k.startswith("LogsKey")}
+
+
+def render(value: Any) -> str:
+    """A template value as text: Fn::Join/Select/Split evaluated, `Ref`/`GetAtt` as `{Name}`.
+
+    Lets a test read a string that holds a token (the CSP with the API's host) as a whole.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, dict) and len(value) == 1:
+        ((fn, args),) = value.items()
+        if fn == "Ref":
+            return "{" + str(args) + "}"
+        if fn == "Fn::GetAtt":
+            return "{" + ".".join(args) + "}"
+        if fn == "Fn::Join":
+            return str(args[0]).join(render(part) for part in args[1])
+        if fn == "Fn::Select":
+            index, parts = args
+            split = parts["Fn::Split"] if isinstance(parts, dict) and "Fn::Split" in parts else None
+            items = render(split[1]).split(split[0]) if split else [render(p) for p in parts]
+            return items[int(index)]
+    raise ValueError(f"cannot render {value!r}")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import SynthFn, one, resources
+from .helpers import SynthFn, one, render, resources
 
 
 def test_distribution_serves_https_only_through_origin_access_control(template: Any) -> None:
@@ -42,7 +42,7 @@ def test_security_headers_include_hsts_csp_and_frame_denial(template: Any) -> No
     assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31_536_000
     assert headers["FrameOptions"]["FrameOption"] == "DENY"
     assert headers["ContentTypeOptions"]["Override"] is True
-    csp = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    csp = render(headers["ContentSecurityPolicy"]["ContentSecurityPolicy"])
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
 
 
