@@ -89,7 +89,12 @@ class SkinLesionStack(Stack):
             )
         # Issue 7: import ISIC data, train on SageMaker, gate on validation AUC (constructs/training.py).
         self.training = Training(
-            self, "Training", bucket=storage.artifacts_bucket, settings=config.training, region=self.region
+            self,
+            "Training",
+            bucket=storage.artifacts_bucket,
+            settings=config.training,
+            region=self.region,
+            endpoint=config.endpoint,  # its instance quota is checked before training starts
         )
         CfnOutput(self, "TrainingJobName", value=self.training.job_name, description="SageMaker training job")
         return self.training.model
