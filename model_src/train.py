@@ -5,9 +5,17 @@ variables the training container sets, and unknown arguments are ignored.
 
 Local (from the repository root; the shipped default model is `make train-default-model`):
     W=../shared/weights/mobilenet_v2_0.35_224_no_top_imagenet_via_teachable_machine.h5
-    python model_src/train.py --train ../shared/data/isic-dev --model-dir /tmp/model \\
-        --arch mobilenet_v2 --weights $W \\
-        --epochs 12 --head-epochs 3 --package /tmp/model.tar.gz
+    python model_src/train.py --train ../shared/data/isic-dev,../shared/data/isic-2017 \\
+        --model-dir /tmp/model --arch mobilenet_v2 --weights $W \\
+        --epochs 12 --head-epochs 2 --package /tmp/model.tar.gz
+
+--train takes one or more dataset roots (comma-separated); every image keeps its source
+(labels.csv's `source` column, else the root's folder name). The default recipe (issue 13):
+near duplicates dropped across sources before splitting, a diagnosis-level head trained on
+each source's labels as they are meant, Shades-of-Grey colour constancy in the graph,
+"domain" augmentation, source-and-class balanced sampling, model selection on the worst
+source's validation AUC, a threshold that keeps every source's validation sensitivity at the
+target, and temperature scaling when it lowers the calibration error.
 
 SageMaker (v3 SDK; source_dir=model_src, entry_script=train.py, channel "train" = benign/ + malignant/):
     hyperparameters={"arch": "mobilenet_v2", "weights": "imagenet", "epochs": 30, "head-epochs": 3}
@@ -19,21 +27,33 @@ The original system's model:  --arch seed --weights none  (180 px, batch 16, Ada
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 
-from lesion_model import data
-from lesion_model.architectures import ARCHITECTURES, make_model
+import numpy as np
+from lesion_model import data, sources
+from lesion_model.architectures import ARCHITECTURES, HEADS, make_model, set_temperature
 from lesion_model.augment import AUGMENTATIONS, make_augmentation
 from lesion_model.distribute import is_chief, make_strategy, use_mixed_precision_if_gpu
 from lesion_model.export import make_tarball, write_artifact_dir
 from lesion_model.metadata import build_metadata, write_summary
-from lesion_model.metrics import binary_metrics, roc_curve, threshold_for_sensitivity
+from lesion_model.metrics import (
+    binary_metrics,
+    expected_calibration_error,
+    fit_temperature,
+    metrics_by_source,
+    reliability_bins,
+    roc_curve,
+    threshold_for_sensitivity,
+    threshold_for_worst_source,
+)
 from lesion_model.report import write_report
-from lesion_model.training import FitConfig, fit, predict_scores
+from lesion_model.training import FitConfig, WorstSourceSelection, fit
 
 log = logging.getLogger("train")
 
@@ -41,7 +61,7 @@ log = logging.getLogger("train")
 def parse_args(argv=None) -> argparse.Namespace:
     env = os.environ.get
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--train", default=env("SM_CHANNEL_TRAIN"), help="folder with benign/ and malignant/")
+    p.add_argument("--train", default=env("SM_CHANNEL_TRAIN"), help="dataset root(s), comma-separated")
     p.add_argument("--validation", default=env("SM_CHANNEL_VALIDATION"), help="optional separate folder")
     p.add_argument("--model-dir", default=env("SM_MODEL_DIR", "model"), help="artifact layout goes here")
     p.add_argument("--output-data-dir", default=env("SM_OUTPUT_DATA_DIR"), help="report copy (optional)")
@@ -57,13 +77,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--head-epochs", type=int, default=0, help="transfer models: frozen-backbone epochs first")
     p.add_argument("--fine-tune-fraction", type=float, default=1.0, help="top share of backbone to unfreeze")
     p.add_argument("--fine-tune-lr-scale", type=float, default=0.1)
-    p.add_argument("--augment", choices=AUGMENTATIONS, help="default: seed for seed, else dermoscopy")
+    p.add_argument("--augment", choices=AUGMENTATIONS, help="default: seed for seed, else domain")
+    p.add_argument("--head", choices=HEADS, default="diagnosis", help="diagnosis-level softmax or one logit")
+    p.add_argument(
+        "--colour-constancy", choices=("on", "off"), default="off",
+        help="Shades of Grey inside the graph (off: it did not help leave-one-source-out, docs/model.md)",
+    )  # fmt: skip
+    p.add_argument(
+        "--sampling", choices=("balanced", "shuffle"), default="balanced",
+        help="balanced: equal draws per source x class; shuffle: every image once (class weights)",
+    )  # fmt: skip
     p.add_argument("--no-class-weights", action="store_true", help="train on the raw class balance")
     p.add_argument("--val-fraction", type=float, default=0.2)
     p.add_argument("--test-fraction", type=float, default=0.0, help="held back, scored once at the end")
     p.add_argument("--seed", type=int, default=1337)
-    p.add_argument("--target-sensitivity", type=float, default=0.90)
-    p.add_argument("--patience", type=int, default=0, help="early stopping on val AUC (0 = off)")
+    p.add_argument("--target-sensitivity", type=float, default=0.90, help="for the worst source")
+    p.add_argument("--calibrate", choices=("auto", "off"), default="auto", help="temperature scaling")
+    p.add_argument("--dedup-distance", type=int, default=6, help="pHash bits; -1 turns dedup off")
+    p.add_argument("--dedup-correlation", type=float, default=0.93)
+    p.add_argument("--patience", type=int, default=0, help="early stopping on worst-source val AUC (0 = off)")
     p.add_argument(
         "--augment-on",
         choices=("auto", "pipeline", "model"),
@@ -72,11 +104,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop after this wall-clock time")
     p.add_argument("--max-cpu-minutes", type=float, default=0.0, help="stop after this process CPU time")
-    p.add_argument("--cache-dir", default="", help="spill the decoded-image cache here (default: RAM)")
+    p.add_argument("--cache-dir", default="", help="unused since issue 13 (images are decoded once into RAM)")
     p.add_argument(
         "--checkpoint-dir", default="", help="back up each epoch here and resume from it (spot training)"
     )
     p.add_argument("--tensorboard-dir", default="", help="write TensorBoard event files here")
+    p.add_argument("--loso-table", default="", help="leave-one-source-out JSON (model_src/loso.py) to embed")
+    p.add_argument(
+        "--guard", choices=("on", "off"), default="on", help="fit the not-a-lesion guard (issue 14)"
+    )
     p.add_argument("--source-revision", default=env("SKINLESION_SOURCE_REVISION"))
     args, unknown = p.parse_known_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -94,42 +130,166 @@ def _fill_arch_defaults(args: argparse.Namespace) -> None:
         if getattr(args, name) is None:
             setattr(args, name, getattr(defaults, name))
     if args.augment is None:
-        args.augment = "seed" if args.arch == "seed" else "dermoscopy"
+        args.augment = "seed" if args.arch == "seed" else "domain"
 
 
-def make_splits(args) -> dict[str, data.Split]:
-    """train / val (/ test): stratified, seeded; an explicit --validation folder wins over a split."""
-    everything = data.list_folder_dataset(args.train)
-    splits = {}
-    if args.test_fraction > 0:
-        everything, splits["test"] = data.stratified_split(everything, args.test_fraction, args.seed)
-    if args.validation:
-        splits["train"], splits["val"] = everything, data.list_folder_dataset(args.validation)
+@dataclass
+class Part:
+    """One split, decoded: its Split (paths, labels, sources, diagnoses) and uint8 images in that order."""
+
+    split: sources.Split
+    images: np.ndarray
+
+    def targets(self, head: str) -> np.ndarray:
+        if head == "diagnosis":
+            return sources.diagnosis_masks(self.split)
+        return np.asarray(self.split.labels, dtype=np.int64)
+
+
+def decode_split(split: sources.Split, image_size: int) -> tuple[Part, int]:
+    images, ok = data.decode_images(split.paths, image_size)
+    skipped = len(split) - len(ok)
+    if skipped:
+        log.warning("skipped %d of %d unreadable or undecodable images", skipped, len(split))
+    return Part(split.select(ok), images), skipped
+
+
+def load_parts(args) -> tuple[dict[str, Part], dict]:
+    """Decode everything once, drop duplicates, then split by (source, class) keeping duplicate
+    groups together; returns ({train, val[, test]}: Part, dataset facts for metadata)."""
+    everything, skipped = decode_split(sources.list_datasets(args.train), args.image_size)
+    facts: dict = {"skipped_unreadable": skipped}
+    if args.dedup_distance >= 0:
+        report = sources.deduplicate(
+            everything.split,
+            sources.fingerprints(everything.images),
+            args.dedup_distance,
+            args.dedup_correlation,
+        )
+        facts["deduplication"] = report.as_dict()
+        log.info("deduplication: %s", facts["deduplication"])
+        everything = Part(everything.split.select(report.kept), everything.images[report.kept])
+        groups = report.groups
     else:
+        groups = np.arange(len(everything.split))
+    parts: dict[str, Part] = {}
+    pool = np.arange(len(everything.split))
+    if args.test_fraction > 0:
+        rest, held = sources.grouped_stratified_split(everything.split, groups, args.test_fraction, args.seed)
+        parts["test"] = _take(everything, held)
+        pool = rest
+    if args.validation:
+        parts["val"], n = decode_split(sources.list_datasets(args.validation), args.image_size)
+        facts["skipped_unreadable"] += n
+        parts["train"] = _take(everything, pool)
+    else:
+        sub = everything.split.select(pool)
         # A different seed stream so the val split does not mirror the test split's picks.
-        splits["train"], splits["val"] = data.stratified_split(everything, args.val_fraction, args.seed + 1)
-    for name, split in splits.items():
-        log.info("%s split: %d images %s", name, len(split), split.class_counts())
-    return splits
+        rest, held = sources.grouped_stratified_split(sub, groups[pool], args.val_fraction, args.seed + 1)
+        parts["train"], parts["val"] = _take(everything, pool[rest]), _take(everything, pool[held])
+    for name, part in parts.items():
+        log.info("%s split: %d images %s", name, len(part.split), sources.stratum_counts(part.split))
+    return parts, facts
 
 
-def score(model, cached, batch_size, threshold=None, target=None):
-    """Metrics for one cached split; the threshold comes from `target` only on validation."""
-    labels, scores = predict_scores(model, data.eval_pipeline(cached, batch_size))
-    if threshold is None:
-        threshold = threshold_for_sensitivity(labels, scores, target)
-    return binary_metrics(labels, scores, threshold), roc_curve(labels, scores)
+def _take(part: Part, index: np.ndarray) -> Part:
+    return Part(part.split.select(index), part.images[index])
 
 
-def load_splits(args) -> tuple[dict, dict, int]:
-    """Split, then decode every image once into a cache per split; returns (splits, cached, skipped)."""
-    splits = make_splits(args)
-    cached, skipped = {}, 0
-    for name, split in splits.items():
-        cache_file = os.path.join(args.cache_dir, f"{name}.cache") if args.cache_dir else ""
-        cached[name], n = data.load_cached(split, args.image_size, cache_file)
-        skipped += n
-    return splits, cached, skipped
+def train_model(args, parts: dict[str, Part], strategy=None, mixed: bool = False):
+    """Build, fit (selection on the worst source's validation AUC) and return (model, history, seconds)."""
+    augment = make_augmentation(args.augment, args.seed)
+    # On a GPU augmentation runs in the training step, so the input pipeline never starves it.
+    on_device = args.augment_on == "model" or (args.augment_on == "auto" and mixed)
+    train = parts["train"]
+    targets = train.targets(args.head)
+    pipeline_augment = None if on_device else augment
+    weights = None
+    if args.sampling == "balanced":
+        strata = np.asarray(
+            [f"{s}/{y}" for s, y in zip(train.split.sources, train.split.labels, strict=True)]
+        )
+        train_ds = data.balanced_pipeline(
+            train.images, targets, strata, args.batch_size, pipeline_augment, args.seed
+        )
+    else:
+        train_ds = data.shuffled_pipeline(train.images, targets, args.batch_size, pipeline_augment, args.seed)
+        if not args.no_class_weights and args.head == "binary":
+            weights = data.class_weights(train.split.labels)
+    log.info("sampling %s; class weights %s; mixed precision %s", args.sampling, weights, mixed)
+    with strategy.scope() if strategy is not None else _nullcontext():
+        model = make_model(
+            args.arch, args.image_size, args.weights, args.dropout,
+            head=args.head, colour_constancy=args.colour_constancy == "on",
+        )  # fmt: skip
+    val = parts["val"]
+    selector = WorstSourceSelection(
+        model, val.images, val.split.labels, val.split.sources, args.batch_size, args.patience
+    )
+    started = time.monotonic()
+    history = fit(model, train_ds, None, fit_config(args), weights, augment if on_device else None, selector)
+    return model, history, time.monotonic() - started
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def predict_logits(model, images: np.ndarray, batch_size: int) -> np.ndarray:
+    ds = data.array_eval_pipeline(images, batch_size)
+    return np.concatenate([np.reshape(model(x, training=False).numpy(), [-1]) for x in ds])
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def calibrate_and_threshold(args, model, parts: dict[str, Part]) -> tuple[dict, dict[str, np.ndarray]]:
+    """Temperature scaling (kept only if it lowers validation ECE), then the worst-source threshold.
+
+    Returns (calibration facts, p_malignant per split after calibration).
+    """
+    logits = {name: predict_logits(model, part.images, args.batch_size) for name, part in parts.items()}
+    val_labels = np.asarray(parts["val"].split.labels)
+    ece_before = expected_calibration_error(val_labels, _sigmoid(logits["val"]))
+    temperature = fit_temperature(val_labels, logits["val"])
+    ece_after = expected_calibration_error(val_labels, _sigmoid(logits["val"] / temperature))
+    apply = args.calibrate == "auto" and ece_after < ece_before
+    facts = {
+        "method": "temperature scaling on validation logits (kept only if validation ECE drops)",
+        "fitted_temperature": temperature,
+        "applied_temperature": temperature if apply else 1.0,
+        "ece_bins": 10,
+        "validation_ece_before": ece_before,
+        "validation_ece_after": ece_after,
+    }
+    if "test" in parts:
+        test_labels = np.asarray(parts["test"].split.labels)
+        facts["test_ece_before"] = expected_calibration_error(test_labels, _sigmoid(logits["test"]))
+        facts["test_ece_after"] = expected_calibration_error(
+            test_labels, _sigmoid(logits["test"] / temperature)
+        )
+    if apply:
+        set_temperature(model, temperature)
+        logits = {name: z / temperature for name, z in logits.items()}
+    log.info("calibration: %s", facts)
+    probabilities = {name: _sigmoid(z) for name, z in logits.items()}
+    facts["reliability_validation"] = reliability_bins(val_labels, probabilities["val"])
+    return facts, probabilities
+
+
+def split_metrics(part: Part, p: np.ndarray, threshold: float) -> tuple[dict, dict]:
+    """(pooled binary metrics, metrics_by_source) for one split at one threshold."""
+    labels = np.asarray(part.split.labels)
+    pooled = binary_metrics(labels, p, threshold)
+    by_source = metrics_by_source(
+        labels, p, part.split.sources, threshold, sources.is_melanoma_or_benign(part.split)
+    )
+    return pooled, by_source
 
 
 def fit_config(args) -> FitConfig:
@@ -145,39 +305,108 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     mixed = use_mixed_precision_if_gpu()
     strategy = make_strategy()
-    splits, cached, skipped = load_splits(args)
-    augment = make_augmentation(args.augment, args.seed)
-    # On a GPU augmentation runs in the training step, so the input pipeline never starves it.
-    on_device = args.augment_on == "model" or (args.augment_on == "auto" and mixed)
-    train_ds = data.training_pipeline(
-        cached["train"], args.batch_size, None if on_device else augment, args.seed
-    )
-    val_ds = data.eval_pipeline(cached["val"], args.batch_size)
-    weights = None if args.no_class_weights else data.class_weights(splits["train"].labels)
-    log.info("class weights: %s; skipped images: %d; mixed precision: %s", weights, skipped, mixed)
-    with strategy.scope():
-        model = make_model(args.arch, args.image_size, args.weights, args.dropout)
-    started = time.monotonic()
-    history = fit(model, train_ds, val_ds, fit_config(args), weights, augment if on_device else None)
-    train_seconds = time.monotonic() - started
-    val_metrics, val_roc = score(model, cached["val"], args.batch_size, target=args.target_sensitivity)
+    parts, facts = load_parts(args)
+    model, history, train_seconds = train_model(args, parts, strategy, mixed)
+    calibration, p = calibrate_and_threshold(args, model, parts)
+    val = parts["val"]
+    val_labels = np.asarray(val.split.labels)
+    threshold = threshold_for_worst_source(val_labels, p["val"], val.split.sources, args.target_sensitivity)
+    pooled_threshold = threshold_for_sensitivity(val_labels, p["val"], args.target_sensitivity)
+    val_metrics, val_by_source = split_metrics(val, p["val"], threshold)
     log.info("validation: %s", _summary(val_metrics))
-    test_metrics = None
-    if "test" in cached:  # scored once, with the validation threshold; nothing is chosen on it
-        test_metrics, _ = score(model, cached["test"], args.batch_size, threshold=val_metrics["threshold"])
+    log.info("validation by source: %s", val_by_source)
+    test_metrics = test_by_source = None
+    if "test" in parts:  # scored once, with the validation threshold; nothing is chosen on it
+        test_metrics, test_by_source = split_metrics(parts["test"], p["test"], threshold)
         log.info("held-back test (threshold from validation): %s", _summary(test_metrics))
-    meta = build_metadata(args, splits, skipped, val_metrics, test_metrics, history, train_seconds)
-    _write_outputs(args, model, meta, val_metrics, val_roc, history)
+        log.info("held-back test by source: %s", test_by_source)
+    split_counts = {name: part.split.class_counts() for name, part in parts.items()}
+    meta = build_metadata(args, split_counts, facts["skipped_unreadable"], val_metrics, test_metrics, history,
+                          train_seconds)  # fmt: skip
+    meta["threshold_rule"] = (
+        f"highest threshold at which every source keeps validation sensitivity >= {args.target_sensitivity}"
+        f" (pooled rule would give {pooled_threshold:.4f})"
+    )
+    meta["metrics_by_source"] = test_by_source if test_by_source is not None else val_by_source
+    meta["metrics_by_source_split"] = "test" if test_by_source is not None else "validation"
+    meta["validation_metrics_by_source"] = val_by_source
+    if test_by_source is not None:
+        meta["test_metrics_by_source"] = test_by_source
+    meta["calibration"] = {k: v for k, v in calibration.items() if k != "reliability_validation"}
+    meta["dataset"].update(
+        sources={name: part.split.source_counts() for name, part in parts.items()},
+        **{k: v for k, v in facts.items() if k != "skipped_unreadable"},
+    )
+    recipe = (
+        "head",
+        "colour_constancy",
+        "augment",
+        "sampling",
+        "calibrate",
+        "dedup_distance",
+        "dedup_correlation",
+    )
+    meta["training"]["recipe"] = {k: getattr(args, k) for k in recipe}
+    meta["training"]["selection"] = "best epoch by the worst source's validation ROC AUC"
+    loso = _leave_one_source_out_table(args)
+    if loso is not None:
+        meta["leave_one_source_out"] = loso
+    guard = _fit_guard(args, model, parts)
+    if guard is not None:
+        meta["guard"] = guard.metadata()
+    roc = roc_curve(val_labels, p["val"])
+    _write_outputs(args, model, meta, val_metrics, roc, history, calibration, guard)
     return 0
 
 
-def _write_outputs(args, model, meta, val_metrics, val_roc, history) -> None:
+def _leave_one_source_out_table(args) -> dict | None:
+    """The LOSO table `make loso-table` wrote (model_src/loso.py): its rows measured with this
+    run's recipe (all rows if none match), with the settings they were measured with."""
+    path = args.loso_table
+    if not path:
+        return None
+    if not os.path.isfile(path):
+        log.warning("--loso-table %s does not exist: metadata gets no leave-one-source-out table", path)
+        return None
+    with open(path) as f:
+        table = json.load(f)
+    recipe = {k: getattr(args, k) for k in ("head", "colour_constancy", "augment", "sampling")}
+    rows = table.get("rows", [])
+    same = [row for row in rows if row.get("recipe") == recipe]
+    return {
+        "note": table.get("note", ""),
+        "settings": table.get("settings", {}),
+        "recipe_rows": "this model's recipe" if same else "every recipe measured (none matched this run's)",
+        "rows": same or rows,
+    }
+
+
+def _fit_guard(args, model, parts: dict[str, Part]):
+    if args.guard == "off":
+        return None
+    try:
+        from lesion_model.guard import fit_guard
+    except ImportError:
+        log.warning("lesion_model.guard is not available: the artifact has no not-a-lesion guard")
+        return None
+    guard = fit_guard(model, parts["train"].images, parts["val"].images, batch_size=args.batch_size)
+    log.info("guard: %s", guard.summary())
+    return guard
+
+
+def _write_outputs(args, model, meta, val_metrics, val_roc, history, calibration, guard) -> None:
     model_dir = args.model_dir if is_chief() else tempfile.mkdtemp(prefix="worker-model-")
-    report = {**val_metrics, "split": "validation"}
-    write_report(os.path.join(model_dir, "report"), report, roc=val_roc, history=history)
-    write_artifact_dir(model, args.image_size, model_dir, meta)
+    report = {**val_metrics, "split": "validation", "by_source": meta["validation_metrics_by_source"],
+              "calibration": calibration}  # fmt: skip
+    report_dir = os.path.join(model_dir, "report")
+    write_report(
+        report_dir, report, roc=val_roc, history=history, reliability=calibration["reliability_validation"]
+    )
+    extra = {"guard": guard} if guard is not None else {}
+    write_artifact_dir(model, args.image_size, model_dir, meta, **extra)
     if args.output_data_dir and is_chief():
-        write_report(args.output_data_dir, report, roc=val_roc, history=history)
+        write_report(args.output_data_dir, report, roc=val_roc, history=history,
+                     reliability=calibration["reliability_validation"])  # fmt: skip
     if args.metrics_out and is_chief():
         write_summary(meta, args.metrics_out, " ".join(["python", "model_src/train.py", *args.argv]))
     if args.package and is_chief():

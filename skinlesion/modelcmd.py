@@ -22,12 +22,13 @@ EXIT_USAGE = 2
 DEFAULT_MODEL_FLAGS = (
     "--arch mobilenet_v2 "
     "--weights {shared}/weights/mobilenet_v2_0.35_224_no_top_imagenet_via_teachable_machine.h5 "
-    "--epochs 18 --head-epochs 2 --fine-tune-lr-scale 0.3 --patience 5 "
+    "--epochs 12 --head-epochs 2 --fine-tune-lr-scale 0.3 --patience 4 "
     "--test-fraction 0.15 --val-fraction 0.2 --seed 1337 --target-sensitivity 0.90"
 )
 # Inputs and outputs of `make train-default-model`, relative to the repository root.
 DEFAULT_IO_FLAGS = (
-    "--train {shared}/data/isic-dev --model-dir .work/default-model "
+    "--train {shared}/data/isic-dev,{shared}/data/isic-2017 --model-dir .work/default-model "
+    "--loso-table models/default/loso.json "
     "--package models/default/model.tar.gz --metrics-out models/default/metrics.json"
 )
 

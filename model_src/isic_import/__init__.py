@@ -12,7 +12,8 @@ per class, downloads each image (the 256 px thumbnail when the training size all
 else the full image), resizes it once to the training size and writes:
 
     benign/ISIC_…jpg  malignant/ISIC_…jpg    the layout train.py reads
-    labels.csv                               one row per image: label, diagnosis, licence, attribution
+    labels.csv                               one row per image: label, diagnosis, licence, attribution,
+                                             and `source` (the attribution: train.py keeps it per image)
     attribution.txt                          every distinct attribution (CC licences require it)
     manifest.json                            counts per class, queries, date, licence summary
 

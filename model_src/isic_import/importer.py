@@ -21,7 +21,36 @@ from isic_import.archive import ArchiveError, ImageRecord, fetch, search, to_rec
 
 log = logging.getLogger(__name__)
 
-LABELS_FIELDS = ("file", "label", "isic_id", "diagnosis_1", "diagnosis_3", "copyright_license", "attribution")
+LABELS_FIELDS = (
+    "file", "label", "isic_id", "diagnosis_1", "diagnosis_3", "copyright_license", "attribution",
+    "diagnosis", "source",
+)  # fmt: skip
+# train.py reads `diagnosis` (its short names) and `source` (the contributing clinic or
+# collection: each image keeps it, for per-source metrics and source-balanced sampling).
+_SHORT_DIAGNOSES = (  # first match wins: "melanoma" before "nevus" (e.g. "melanoma arising in a nevus")
+    ("melanoma", "mel"),
+    ("basal cell", "bcc"),
+    ("squamous", "akiec"),
+    ("actinic", "akiec"),
+    ("bowen", "akiec"),
+    ("seborrheic", "bkl"),
+    ("lentigo", "bkl"),
+    ("lichen planus", "bkl"),
+    ("dermatofibroma", "df"),
+    ("angioma", "vasc"),
+    ("angiokeratoma", "vasc"),
+    ("vascular", "vasc"),
+    ("pyogenic granuloma", "vasc"),
+    ("nevus", "nv"),
+    ("naevus", "nv"),
+)
+UNATTRIBUTED_SOURCE = "isic-archive-unattributed"
+
+
+def short_diagnosis(diagnosis_3: str) -> str:
+    """The archive's diagnosis_3 (e.g. "Melanoma, NOS", "Nevus") as train.py's short name, or ""."""
+    text = diagnosis_3.lower()
+    return next((short for needle, short in _SHORT_DIAGNOSES if needle in text), "")
 
 
 @dataclass(frozen=True)
@@ -108,6 +137,8 @@ def _download(settings: ImportSettings, label: str, record: ImageRecord) -> tupl
         "diagnosis_3": record.diagnosis_3,
         "copyright_license": record.license,
         "attribution": record.attribution,
+        "diagnosis": short_diagnosis(record.diagnosis_3),
+        "source": record.attribution.strip() or UNATTRIBUTED_SOURCE,
     }
     return row, ""
 

@@ -8,3 +8,8 @@ logit for "malignant"; the exported graph turns it into [p_benign, p_malignant].
 CLASS_NAMES = ("benign", "malignant")
 POSITIVE_CLASS = "malignant"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+
+# Diagnosis-level labels (issue 13). "akiec" is actinic keratosis / intraepidermal or squamous
+# carcinoma; "bkl" covers seborrhoeic and lichen-planus-like keratoses and solar lentigo.
+DIAGNOSES = ("nv", "bkl", "df", "vasc", "mel", "bcc", "akiec")
+MALIGNANT_DIAGNOSES = frozenset({"mel", "bcc", "akiec"})

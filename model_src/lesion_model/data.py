@@ -9,6 +9,7 @@ epoch. Unreadable files are dropped and counted, never fatal.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass
 
@@ -146,3 +147,70 @@ def seed_pipeline(root: str, image_size: int, batch_size: int, augment, seed: in
     )
     ds = ds.map(lambda x, y: (augment(x, training=True), y))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+# ---------------------------------------------------------------- multi-source arrays (issue 13)
+
+
+def decode_images(paths, image_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decode + resize every file once: (uint8 [n_ok, S, S, 3], indices of the files that decoded)."""
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(len(paths), dtype=np.int64), list(paths)))
+
+    def read(i, path):
+        image = decode_and_resize(tf.io.read_file(path), image_size)
+        return i, tf.cast(tf.round(tf.clip_by_value(image, 0, 255)), tf.uint8)
+
+    ds = ds.map(read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).ignore_errors(
+        log_warning=False
+    )
+    index, images = [], []
+    for i, image in ds.batch(256).as_numpy_iterator():
+        index.append(i)
+        images.append(image)
+    if not index:
+        return np.zeros((0, image_size, image_size, 3), np.uint8), np.zeros(0, np.int64)
+    return np.concatenate(images), np.concatenate(index)
+
+
+def balanced_pipeline(
+    images: np.ndarray, targets: np.ndarray, strata: np.ndarray, batch_size: int, augment, seed: int
+) -> tf.data.Dataset:
+    """An epoch of len(images) samples drawn with equal probability from every stratum
+    (e.g. each source x class), so a big source or class does not dominate the gradient."""
+    tensor_images = tf.constant(images)
+    tensor_targets = tf.constant(targets)
+    per_stratum = [
+        tf.data.Dataset.from_tensor_slices(np.flatnonzero(strata == s)).shuffle(4096, seed=seed + k).repeat()
+        for k, s in enumerate(np.unique(strata))
+    ]
+    index = tf.data.Dataset.sample_from_datasets(per_stratum, seed=seed).take(len(images))
+    ds = index.batch(batch_size).map(lambda i: (tf.gather(tensor_images, i), tf.gather(tensor_targets, i)))
+    ds = ds.apply(tf.data.experimental.assert_cardinality(math.ceil(len(images) / batch_size)))
+    return _augment_batches(ds, augment)
+
+
+def shuffled_pipeline(
+    images: np.ndarray, targets: np.ndarray, batch_size: int, augment, seed: int
+) -> tf.data.Dataset:
+    """Every image once per epoch, shuffled (the natural source and class mix)."""
+    tensor_images = tf.constant(images)
+    tensor_targets = tf.constant(targets)
+    index = tf.data.Dataset.range(len(images)).shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    ds = index.batch(batch_size).map(lambda i: (tf.gather(tensor_images, i), tf.gather(tensor_targets, i)))
+    return _augment_batches(ds, augment)
+
+
+def _augment_batches(ds: tf.data.Dataset, augment) -> tf.data.Dataset:
+    if augment is None:
+        return ds.map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(tf.data.AUTOTUNE)
+    ds = ds.map(
+        lambda x, y: (augment(tf.cast(x, tf.float32), training=True), y),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def array_eval_pipeline(images: np.ndarray, batch_size: int) -> tf.data.Dataset:
+    """Batches of float images in order (no labels), for scoring."""
+    ds = tf.data.Dataset.from_tensor_slices(images).batch(batch_size)
+    return ds.map(lambda x: tf.cast(x, tf.float32)).prefetch(tf.data.AUTOTUNE)

@@ -32,6 +32,12 @@ HYPERPARAMETERS = (
     "fine_tune_fraction",
     "fine_tune_lr_scale",
     "augment",
+    "head",
+    "colour_constancy",
+    "sampling",
+    "calibrate",
+    "dedup_distance",
+    "dedup_correlation",
     "no_class_weights",
     "val_fraction",
     "test_fraction",
@@ -54,8 +60,10 @@ def build_metadata(args, splits, skipped, val_metrics, test_metrics, history, tr
         "target_sensitivity": float(args.target_sensitivity),
         "validation_metrics": val_metrics,
         "dataset": {
-            "name": os.path.basename(os.path.normpath(args.train)),
-            "splits": {name: split.class_counts() for name, split in splits.items()},
+            "name": "+".join(
+                os.path.basename(os.path.normpath(r)) for r in str(args.train).split(",") if r.strip()
+            ),
+            "splits": {name: _counts(split) for name, split in splits.items()},
             "skipped_unreadable": int(skipped),
             "split_seed": int(args.seed),
         },
@@ -80,6 +88,10 @@ def build_metadata(args, splits, skipped, val_metrics, test_metrics, history, tr
     return meta
 
 
+def _counts(split) -> dict:
+    return split.class_counts() if hasattr(split, "class_counts") else dict(split)
+
+
 def source_revision() -> str:
     """git HEAD of model_src (with -dirty if model_src has uncommitted changes), else 'unknown'."""
     here = os.path.dirname(os.path.abspath(__file__))
@@ -102,11 +114,19 @@ def _plain(value):
 def write_summary(meta: dict, path: str, command: str) -> None:
     """A small metrics.json for humans and CI beside a shipped artifact, with its exact command."""
     keys = ("version", "arch", "input_size", "threshold", "target_sensitivity", "dataset", "training")
-    summary = {k: meta[k] for k in keys} | {
-        "validation_metrics": meta["validation_metrics"],
-        "test_metrics": meta.get("test_metrics"),
-        "command": command,
-    }
+    optional = (
+        "threshold_rule", "metrics_by_source", "metrics_by_source_split", "validation_metrics_by_source",
+        "test_metrics_by_source", "calibration", "leave_one_source_out",
+    )  # fmt: skip
+    summary = (
+        {k: meta[k] for k in keys}
+        | {k: meta[k] for k in optional if k in meta}
+        | {
+            "validation_metrics": meta["validation_metrics"],
+            "test_metrics": meta.get("test_metrics"),
+            "command": command,
+        }
+    )
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         json.dump(summary, f, indent=2, sort_keys=True)

@@ -90,3 +90,115 @@ def _arrays(labels, scores) -> tuple[np.ndarray, np.ndarray]:
     if not np.isin(y, (0, 1)).all():
         raise ValueError("labels must be 0 (benign) or 1 (malignant)")
     return y, s
+
+
+# ---------------------------------------------------------------- per source (issue 13)
+
+
+def threshold_for_worst_source(labels, scores, sources, target: float) -> float:
+    """The highest threshold at which EVERY source with malignant images reaches `target`
+    sensitivity: the minimum over sources of each source's own threshold."""
+    y, s = _arrays(labels, scores)
+    src = np.asarray(sources)
+    per_source = [
+        threshold_for_sensitivity(y[src == name], s[src == name], target)
+        for name in sorted(set(src.tolist()))
+        if y[src == name].sum() > 0
+    ]
+    if not per_source:
+        raise ValueError("no malignant examples to choose a threshold on")
+    return float(min(per_source))
+
+
+def metrics_by_source(labels, scores, sources, threshold: float, melanoma_or_benign=None) -> dict:
+    """{source: {auc, sensitivity, specificity, n, n_malignant, melanoma_vs_benign_auc}} at one threshold.
+
+    `melanoma_or_benign`: boolean mask of the images in a melanoma-against-benign comparison
+    (benign ones and melanomas); its AUC is reported beside the benign/malignant one.
+    """
+    y, s = _arrays(labels, scores)
+    src = np.asarray(sources)
+    out = {}
+    for name in sorted(set(src.tolist())):
+        sel = src == name
+        m = binary_metrics(y[sel], s[sel], threshold)
+        row = {
+            "n": m["n"],
+            "n_malignant": m["n_malignant"],
+            "auc": _auc_or_nan(y[sel], s[sel]),
+            "sensitivity": m["sensitivity"],
+            "specificity": m["specificity"],
+        }
+        if melanoma_or_benign is not None:
+            mb = sel & np.asarray(melanoma_or_benign, dtype=bool)
+            row["melanoma_vs_benign_auc"] = _auc_or_nan(y[mb], s[mb])
+            row["n_melanoma"] = int(y[mb].sum())
+        out[name] = row
+    return out
+
+
+def worst_source_auc(labels, scores, sources) -> float:
+    """The lowest per-source ROC AUC (sources with both classes only)."""
+    y, s = _arrays(labels, scores)
+    src = np.asarray(sources)
+    aucs = [_auc_or_nan(y[src == n], s[src == n]) for n in set(src.tolist())]
+    aucs = [a for a in aucs if not math.isnan(a)]
+    return float(min(aucs)) if aucs else float("nan")
+
+
+def _auc_or_nan(y, s) -> float:
+    if len(y) == 0 or y.min() == y.max():
+        return float("nan")
+    return roc_auc(y, s)
+
+
+# ---------------------------------------------------------------- calibration
+
+
+def expected_calibration_error(labels, probabilities, bins: int = 10) -> float:
+    """ECE with equal-width bins: sum over bins of |mean p - fraction malignant| x bin share."""
+    y, p = _arrays(labels, probabilities)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1], right=True), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        sel = which == b
+        if sel.any():
+            ece += sel.mean() * abs(p[sel].mean() - y[sel].mean())
+    return float(ece)
+
+
+def reliability_bins(labels, probabilities, bins: int = 10) -> list[dict]:
+    y, p = _arrays(labels, probabilities)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1], right=True), 0, bins - 1)
+    return [
+        {
+            "low": float(edges[b]),
+            "high": float(edges[b + 1]),
+            "n": int((which == b).sum()),
+            "mean_probability": float(p[which == b].mean()) if (which == b).any() else None,
+            "fraction_malignant": float(y[which == b].mean()) if (which == b).any() else None,
+        }
+        for b in range(bins)
+    ]
+
+
+def _nll(y: np.ndarray, logits: np.ndarray) -> float:
+    # -log sigmoid(z) for y=1, -log(1 - sigmoid(z)) for y=0, computed stably
+    z = np.where(y == 1, logits, -logits)
+    return float(np.mean(np.logaddexp(0.0, -z)))
+
+
+def fit_temperature(labels, logits) -> float:
+    """The T > 0 that minimises the negative log-likelihood of sigmoid(logit / T) (grid, then refine)."""
+    y, z = _arrays(labels, logits)
+    grid = np.exp(np.linspace(np.log(0.25), np.log(8.0), 161))
+    best = grid[int(np.argmin([_nll(y, z / t) for t in grid]))]
+    fine = best * np.exp(np.linspace(-0.03, 0.03, 61))
+    return float(fine[int(np.argmin([_nll(y, z / t) for t in fine]))])
+
+
+def logit(p):
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)
