@@ -26,6 +26,10 @@ STAR_RESOURCE_OK = {
     "xray:PutTraceSegments": "X-Ray has no resource-level permissions (tracing the Lambda)",
     "xray:PutTelemetryRecords": "X-Ray has no resource-level permissions (tracing the Lambda)",
     "ecr:GetAuthorizationToken": "account-wide ECR login token; no resource ARN exists for it",
+    "cloudwatch:PutMetricData": "no resource ARN; SageMaker roles' documented minimum, kept to the "
+    "/aws/sagemaker/* namespaces by a condition",
+    "servicequotas:ListServiceQuotas": "no resource ARN; reads quota values for the pre-job quota check",
+    "servicequotas:ListAWSDefaultServiceQuotas": "no resource ARN; reads AWS's default quota values",
     "cloudfront:CreateInvalidation": "CDK's BucketDeployment handler (not configurable) invalidates the site",
     "cloudfront:GetInvalidation": "CDK's BucketDeployment handler (not configurable) waits on it",
 }
