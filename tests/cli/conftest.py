@@ -52,7 +52,7 @@ def moto_cognito() -> Iterator[Cognito]:
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - moto accepts any key
+        aws_secret_access_key="testing",  # moto accepts any key
     )
     pool = idp.create_user_pool(PoolName="cli-tests")["UserPool"]["Id"]
     client = idp.create_user_pool_client(
@@ -76,7 +76,7 @@ def moto_idp(moto_cognito: Cognito):
         endpoint_url=moto_cognito.endpoint,
         region_name="us-east-1",
         aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106
+        aws_secret_access_key="testing",
     )
 
 

@@ -67,7 +67,7 @@ def test_recipe_runs_as_written_against_the_local_stack(
 ) -> None:
     # GIVEN a CloudFormation stack named as in the recipe whose outputs point at the local stack
     boto3.client("cloudformation", endpoint_url=moto_cognito.endpoint, region_name="us-east-1",
-                 aws_access_key_id="testing", aws_secret_access_key="testing").create_stack(  # noqa: S106
+                 aws_access_key_id="testing", aws_secret_access_key="testing").create_stack(
         StackName="SkinLesion",
         TemplateBody=json.dumps({
             "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
