@@ -114,7 +114,7 @@ def run_local(a: argparse.Namespace, fmt: str, err: TextIO) -> int:
     try:
         results = ResultsFile(a.out, fmt)
         target, tokens = resolve_tokens(a)
-        tokens.token()  # sign in before any file: a wrong password is one line and nothing else
+        token = tokens.token()  # sign in before any file: a wrong password is one line and nothing else
     except (targets.TargetError, ValueError) as exc:
         err.write(f"skinlesion batch: {exc}\n")
         return EXIT_USAGE
@@ -125,7 +125,7 @@ def run_local(a: argparse.Namespace, fmt: str, err: TextIO) -> int:
     files = list_images(root, all_files=a.all_files)
     done = results.open()
     todo = [f for f in files if f not in done]
-    scorer = Scorer(root, target.api_url, tokens, retries=max(0, a.retries))
+    scorer = Scorer(root, target.api_url, tokens, retries=max(0, a.retries), token=token)
     written, seconds, code = _score(results, scorer, todo, a, err)
     all_rows = read_rows(a.out, fmt)
     err.write(summary(all_rows, scored_now=written, seconds=seconds, skipped=len(files) - len(todo)))

@@ -27,6 +27,9 @@ from skinlesion.images import ImageFileError, read_image
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 20.0
+# The provider may read a cache file or even sign in on each call (--no-cache): reuse its token
+# this long; an expiry in between is a 401, answered by one renewal.
+TOKEN_REUSE_S = 300.0
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp"})
 
 
@@ -62,38 +65,52 @@ class Scorer:
         *,
         retries: int = 5,
         sleep: Callable[[float], None] | None = None,
+        token: str | None = None,
     ) -> None:
         self.root, self.url = root, api_url.rstrip("/") + "/predict"
         self.tokens, self.retries, self.sleep = tokens, retries, sleep or time.sleep
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._memo = None if token is None else (token, time.monotonic())  # the sign-in already done
 
     def _session(self) -> requests.Session:
         if not hasattr(self._local, "session"):
             self._local.session = requests.Session()
         return self._local.session
 
+    _memo: tuple[str, float] | None
+
     def _token(self) -> str:
+        """The shared ID token, asked of the provider at most every TOKEN_REUSE_S (it may sign in)."""
         with self._lock:  # one sign-in or refresh at a time, shared by all workers
-            return self.tokens.token()
+            if self._memo is None or time.monotonic() - self._memo[1] > TOKEN_REUSE_S:
+                self._memo = (self.tokens.token(), time.monotonic())
+            return self._memo[0]
+
+    def _renew(self, refused: str) -> None:
+        """After a 401 for `refused`: drop it (once, however many workers saw the 401)."""
+        with self._lock:
+            if self._memo is not None and self._memo[0] == refused:
+                self.tokens.invalidate()
+                self._memo = None
 
     def score(self, rel: str) -> Row:
         try:
             image = read_image(self.root / rel)
         except ImageFileError as exc:
             return Row(rel, error_code="file_error", error_message=str(exc))
-        answer = self._post_with_retries(image.data, image.content_type)
-        if answer.status == 401 and self.tokens.can_renew:
-            with self._lock:  # the cached token was revoked or expired early: sign in again once
-                self.tokens.invalidate()
-            answer = self._post_with_retries(image.data, image.content_type)
+        token = self._token()
+        answer = self._post_with_retries(image.data, image.content_type, token)
+        if answer.status == 401 and self.tokens.can_renew:  # expired or revoked: sign in again once
+            self._renew(token)
+            answer = self._post_with_retries(image.data, image.content_type, self._token())
         if answer.status == 401:  # every other file would fail the same way: stop the run
             raise TokenRefused("the API refuses the ID token (HTTP 401): sign in again or pass a new --token")
         return _row(rel, answer)
 
-    def _post_with_retries(self, data: bytes, content_type: str) -> _Answer:
+    def _post_with_retries(self, data: bytes, content_type: str, token: str) -> _Answer:
         for attempt in range(self.retries + 1):
-            answer = self._post(data, content_type)
+            answer = self._post(data, content_type, token)
             transient = answer.status is None or answer.status in RETRY_STATUSES
             if not transient or attempt == self.retries:
                 return answer
@@ -101,10 +118,10 @@ class Scorer:
             self.sleep(max(delay, answer.retry_after or 0.0))
         raise AssertionError("unreachable")
 
-    def _post(self, data: bytes, content_type: str) -> _Answer:
+    def _post(self, data: bytes, content_type: str, token: str) -> _Answer:
         headers = {
             "Content-Type": content_type,
-            "Authorization": f"Bearer {self._token()}",
+            "Authorization": f"Bearer {token}",
             "Accept": "application/json",
         }
         try:

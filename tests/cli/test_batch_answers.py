@@ -205,3 +205,61 @@ def test_ctrl_c_then_rerun_sends_every_file_exactly_once(
     assert code == 0 and len(rows) == 40
     assert sorted(api.requests) == sorted(sizes)
     assert (tmp_path / "r.csv").read_text().count("\n") == 41
+
+
+@pytest.fixture
+def sign_ins(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Counts the Cognito sign-ins a run makes (the real client, against moto's Cognito)."""
+    from skinlesion.client import CognitoClient
+
+    calls: list[str] = []
+    original = CognitoClient.sign_in
+
+    def counted(self, username, password, new_password=None):
+        calls.append(username)
+        return original(self, username, password, new_password)
+
+    monkeypatch.setattr(CognitoClient, "sign_in", counted)
+    return calls
+
+
+def _signed_in(api, moto_cognito, folder, out, *extra):
+    return _batch_args(
+        api,
+        folder,
+        out,
+        "--client-id",
+        moto_cognito.client_id,
+        "--cognito-endpoint",
+        moto_cognito.endpoint,
+        "--region",
+        "us-east-1",
+        "--username",
+        moto_cognito.username,
+        "--password",
+        moto_cognito.password,
+        "--no-cache",
+        *extra,
+    )
+
+
+def _batch_args(api, folder, out, *extra):
+    code = batch.main([str(folder), "--out", str(out), "--api", api.url, "--no-progress", *extra])
+    with open(out, newline="") as handle:
+        return code, {row["path"]: row for row in csv.DictReader(handle)}
+
+
+def test_one_sign_in_serves_every_file_even_without_the_token_cache(api, tmp_path, moto_cognito, sign_ins):
+    for side in range(30, 42):
+        api.scripts[_image(tmp_path / "in", f"{side}.png", side)] = [(200, OK, {})]
+    code, rows = _signed_in(api, moto_cognito, tmp_path / "in", tmp_path / "r.csv", "--workers", "4")
+    assert code == 0 and len(rows) == 12 and len(api.requests) == 12
+    assert sign_ins == [moto_cognito.username]  # not one per file
+
+
+def test_a_401_is_answered_by_one_fresh_sign_in(api, tmp_path, moto_cognito, sign_ins, no_backoff):
+    size = _image(tmp_path / "in", "a.png", 64)
+    api.scripts[size] = [(401, {"message": "Unauthorized"}, {}), (200, OK, {})]
+    code, rows = _signed_in(api, moto_cognito, tmp_path / "in", tmp_path / "r.csv")
+    assert code == 0 and rows["a.png"]["label"] == "malignant"
+    assert len(sign_ins) == 2 and len(api.requests) == 2
