@@ -13,6 +13,7 @@ import lesion_contract as contract
 from stacks.bundling import CONTRACT_DIR, LAMBDA_RUNTIME, python_lambda_code
 from stacks.config import REPO_ROOT, ApiSettings
 from stacks.constructs import storage
+from stacks.constructs.api_protection import ApiWebAcl, gateway_answer, method_throttles
 from stacks.constructs.api_responses import add_gateway_responses, json_access_log_format
 from stacks.constructs.retention import service_log_group
 from stacks.nag import LAMBDA_BASIC_EXECUTION, acknowledge
@@ -24,8 +25,6 @@ STAGE_NAME = "prod"
 
 # HIPAA Security findings on the predict Lambda, with why each does not apply here.
 _FUNCTION_HIPAA_REASONS = {
-    "HIPAA.Security-LambdaConcurrency": "No reserved concurrency: reserving it fails the deploy on accounts "
-    "whose unreserved pool is at the minimum of 10; the stage's rate and burst limits bound concurrency.",
     "HIPAA.Security-LambdaDLQ": "API Gateway invokes the function synchronously (Lambda proxy); a DLQ "
     "applies only to asynchronous invocations, and errors go back to the caller as JSON.",
     "HIPAA.Security-LambdaInsideVPC": "Calls only AWS APIs (SageMaker runtime, S3, X-Ray); in a VPC it "
@@ -64,12 +63,17 @@ class PredictApi(Construct):
         integration = apigw.LambdaIntegration(
             self.function, proxy=True, timeout=Duration.seconds(contract.API_INTEGRATION_TIMEOUT_S)
         )
-        # contract.ROUTES declares each route once; the Lambda's own router serves each one.
+        # contract.ROUTES declares each route once: API Gateway answers the public ones itself
+        # (a MOCK: a flood of them costs no Lambda), the Lambda's router the others.
         for route in contract.ROUTES:
             resource = self.api.root.resource_for_path(route.path)
+            target, responses = (
+                gateway_answer(route, allowed_origin) if route.by_gateway else (integration, None)
+            )
             method = resource.add_method(
                 route.method,
-                integration,
+                target,
+                method_responses=responses,
                 request_validator=validator,
                 authorizer=None if route.public else authorizer,
                 authorization_type=apigw.AuthorizationType.NONE
@@ -115,6 +119,8 @@ class PredictApi(Construct):
             memory_size=settings.lambda_memory_mb,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
+            # What the throttles can admit at once (ApiSettings.lambda_concurrency, docs/security.md).
+            reserved_concurrent_executions=settings.lambda_concurrency or None,
             environment={
                 contract.ENV_ENDPOINT_NAME: endpoint_name,
                 contract.ENV_MODEL_METADATA_URI: metadata_uri,
@@ -141,6 +147,13 @@ class PredictApi(Construct):
         )
         for rule_id, reason in _FUNCTION_HIPAA_REASONS.items():
             acknowledge(function, rule_id, reason)
+        if not settings.lambda_concurrency:
+            acknowledge(
+                function,
+                "HIPAA.Security-LambdaConcurrency",
+                "The deployer passed `-c reservedConcurrency=0` (an account whose unreserved pool is too "
+                "small to reserve from); the per-method throttles still bound concurrency.",
+            )
         return function
 
     def _rest_api(self, allowed_origin: str, settings: ApiSettings) -> apigw.RestApi:
@@ -167,22 +180,32 @@ class PredictApi(Construct):
                 stage_name=STAGE_NAME,
                 throttling_rate_limit=settings.throttle_rate_limit,
                 throttling_burst_limit=settings.throttle_burst_limit,
+                method_options=method_throttles(settings),
                 tracing_enabled=True,
                 metrics_enabled=True,
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,  # would log request bodies: medical images
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
-                access_log_format=json_access_log_format(),
+                access_log_format=json_access_log_format(identity=settings.access_log_identity),
             ),
         )
         # CDK's automatic "Endpoint" output has a trailing slash and a hashed key; the stack
         # outputs ApiUrl instead.
         api.node.try_remove_child("Endpoint")
-        acknowledge(
-            api.deployment_stage,
-            "AwsSolutions-APIG3",
-            "No WAF web ACL by default (a monthly cost); Cognito auth and stage throttling bound abuse.",
-        )
+        if settings.waf:
+            ApiWebAcl(
+                self,
+                "Waf",
+                stage_arn=api.deployment_stage.stage_arn,
+                requests_per_5min=settings.waf_requests_per_5min,
+            )
+        else:
+            acknowledge(
+                api.deployment_stage,
+                "AwsSolutions-APIG3",
+                "No WAF web ACL by default (a monthly cost, docs/security.md); Cognito, per-method throttles "
+                "and gateway-answered public routes bound abuse; `-c waf=true` adds one.",
+            )
         acknowledge(
             api.deployment_stage,
             "HIPAA.Security-APIGWCacheEnabledAndEncrypted",

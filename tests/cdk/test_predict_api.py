@@ -38,14 +38,22 @@ def test_binary_media_types_are_the_contract_image_types(template: Any) -> None:
     )
 
 
-def test_the_four_routes_exist_and_proxy_to_the_one_lambda(template: Any) -> None:
+def _lambda_backed(template: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    """The methods API Gateway sends to the Lambda (the public ones it answers itself: MOCK)."""
+    return [m for m in _methods(template) if m[1] != "OPTIONS" and m[0] not in contract.GATEWAY_ROUTES]
+
+
+def test_the_four_routes_exist_and_the_private_ones_proxy_to_the_one_lambda(template: Any) -> None:
     routes = {(path, verb) for path, verb, _ in _methods(template) if verb != "OPTIONS"}
     assert routes == {("/predict", "POST"), ("/model", "GET"), ("/health", "GET"), ("/openapi.json", "GET")}
-    targets = {json.dumps(p["Integration"]["Uri"]) for _, verb, p in _methods(template) if verb != "OPTIONS"}
+    targets = {json.dumps(p["Integration"]["Uri"]) for _, _, p in _lambda_backed(template)}
     assert len(targets) == 1
-    for _, verb, props in _methods(template):
-        if verb != "OPTIONS":
-            assert props["Integration"]["Type"] == "AWS_PROXY"
+    assert {(path, verb) for path, verb, _ in _lambda_backed(template)} == {
+        ("/predict", "POST"),
+        ("/model", "GET"),
+    }
+    for _, _, props in _lambda_backed(template):
+        assert props["Integration"]["Type"] == "AWS_PROXY"
 
 
 def test_cognito_guards_every_method_except_options_health_and_openapi(template: Any) -> None:
@@ -97,7 +105,7 @@ def test_stage_throttles_logs_json_and_traces(template: Any) -> None:
 
 def test_lambda_gives_up_before_the_api_gateway_integration(template: Any) -> None:
     function = _predict_function(template)
-    timeouts = {p["Integration"]["TimeoutInMillis"] for _, v, p in _methods(template) if v != "OPTIONS"}
+    timeouts = {p["Integration"]["TimeoutInMillis"] for _, _, p in _lambda_backed(template)}
     assert timeouts == {contract.API_INTEGRATION_TIMEOUT_S * 1000}
     assert function["Timeout"] * 1000 < min(timeouts)
 

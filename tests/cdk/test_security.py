@@ -92,3 +92,136 @@ def test_a_custom_domain_serves_tls_1_2_2021_and_is_the_cors_origin(synth: Synth
 def test_a_custom_domain_needs_both_knobs_and_a_us_east_1_certificate(synth: SynthFn, context: dict) -> None:
     with pytest.raises(ConfigError, match="domainName|certificateArn"):
         synth(model="bundled", **context)
+
+
+# --- Abuse and cost: gateway-answered public routes, per-method throttles, reserved concurrency, WAF.
+
+
+def _methods(template: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """{(path, verb): Method properties} of the API's non-OPTIONS methods."""
+    paths = {
+        k: r["Properties"]["PathPart"] for k, r in resources(template, "AWS::ApiGateway::Resource").items()
+    }
+    return {
+        ("/" + paths[m["Properties"]["ResourceId"]["Ref"]], m["Properties"]["HttpMethod"]): m["Properties"]
+        for m in resources(template, "AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] != "OPTIONS"
+    }
+
+
+def _unescape(template_text: str) -> str:
+    head = "#set($d = '$')\n#set($h = '#')\n"
+    assert template_text.startswith(head)
+    body = template_text[len(head) :]
+    # Nothing Velocity would interpret is left besides the two variables.
+    assert "$" not in body.replace("${d}", "").replace("${h}", "") and "#" not in body
+    return body.replace("${d}", "$").replace("${h}", "#")
+
+
+def test_public_routes_are_answered_by_api_gateway_not_the_lambda(template: Any) -> None:
+    from predict_api import openapi
+
+    methods = _methods(template)
+    lambda_backed = {key for key, m in methods.items() if m["Integration"]["Type"] == "AWS_PROXY"}
+    assert lambda_backed == {("/predict", "POST"), ("/model", "GET")}
+    health = methods[("/health", "GET")]["Integration"]
+    assert health["Type"] == "MOCK"
+    (answer,) = health["IntegrationResponses"]
+    body = answer["ResponseTemplates"]["application/json"]
+    assert json.loads(body.replace("$context.requestId", "r-1")) == {"status": "ok", "requestId": "r-1"}
+    assert answer["ResponseParameters"]["method.response.header.X-Request-Id"] == "context.requestId"
+    document = methods[("/openapi.json", "GET")]["Integration"]
+    assert document["Type"] == "MOCK"
+    (answer,) = document["IntegrationResponses"]
+    assert json.loads(_unescape(answer["ResponseTemplates"]["application/json"])) == openapi.document()
+    assert len(answer["ResponseTemplates"]["application/json"]) < 300 * 1024  # API Gateway's limit
+
+
+def test_each_method_has_its_own_throttle(template: Any) -> None:
+    stage = one(template, "AWS::ApiGateway::Stage")["Properties"]
+    limits = {
+        (s["ResourcePath"][1:].replace("~1", "/"), s["HttpMethod"]): (
+            s["ThrottlingRateLimit"],
+            s["ThrottlingBurstLimit"],
+        )
+        for s in stage["MethodSettings"]
+        if "ThrottlingRateLimit" in s and s["ResourcePath"] != "/*"
+    }
+    assert limits == {
+        ("/health", "GET"): (1, 2),
+        ("/openapi.json", "GET"): (1, 2),
+        ("/predict", "POST"): (5, 10),
+        ("/model", "GET"): (2, 4),
+    }
+
+
+def test_throttles_are_knobs(synth: SynthFn) -> None:
+    _, template = synth(model="bundled", publicRateLimit="0.5", publicBurstLimit="1", predictRateLimit="20")
+    stage = one(template, "AWS::ApiGateway::Stage")["Properties"]
+    by_path = {s["ResourcePath"]: s for s in stage["MethodSettings"]}
+    assert (by_path["/~1health"]["ThrottlingRateLimit"], by_path["/~1health"]["ThrottlingBurstLimit"]) == (
+        0.5,
+        1,
+    )
+    assert by_path["/~1predict"]["ThrottlingRateLimit"] == 20
+    # burst + rate * 25 s per Lambda-backed method: (10 + 20*25) + (4 + 2*25)
+    assert _predict_function(template)["ReservedConcurrentExecutions"] == 564
+
+
+def _predict_function(template: Any) -> dict[str, Any]:
+    (function,) = [
+        f["Properties"]
+        for f in resources(template, "AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") == "predict_api.app.handler"
+    ]
+    return function
+
+
+def test_reserved_concurrency_is_what_the_throttles_admit(template: Any) -> None:
+    import lesion_contract as contract
+
+    # /predict (burst 10 + 5/s) and /model (burst 4 + 2/s), each call at most the Lambda timeout
+    expected = 10 + 5 * contract.LAMBDA_TIMEOUT_S + 4 + 2 * contract.LAMBDA_TIMEOUT_S
+    assert _predict_function(template)["ReservedConcurrentExecutions"] == expected
+
+
+def test_reserved_concurrency_can_be_turned_off_for_small_accounts(synth: SynthFn) -> None:
+    _, template = synth(model="bundled", reservedConcurrency="0")
+    assert "ReservedConcurrentExecutions" not in _predict_function(template)
+
+
+def test_no_waf_unless_asked(template: Any) -> None:
+    assert not resources(template, "AWS::WAFv2::WebACL")
+
+
+def test_waf_rate_limits_each_ip_and_applies_the_common_rules_on_the_stage(synth: SynthFn) -> None:
+    _, template = synth(model="bundled", waf="true", wafRequestsPer5Min="500")
+    acl = one(template, "AWS::WAFv2::WebACL")["Properties"]
+    assert acl["Scope"] == "REGIONAL" and acl["DefaultAction"] == {"Allow": {}}
+    rules = {rule["Name"]: rule for rule in acl["Rules"]}
+    rate = rules["RatePerIp"]["Statement"]["RateBasedStatement"]
+    assert (rate["Limit"], rate["AggregateKeyType"]) == (500, "IP")
+    assert rules["RatePerIp"]["Action"] == {"Block": {}}
+    managed = rules["AwsCommonRules"]["Statement"]["ManagedRuleGroupStatement"]
+    assert managed["Name"] == "AWSManagedRulesCommonRuleSet"
+    # Image uploads are bodies over 8 KB: that rule only counts, or /predict would be blocked.
+    overrides = {o["Name"]: o["ActionToUse"] for o in managed["RuleActionOverrides"]}
+    assert overrides["SizeRestrictions_BODY"] == {"Count": {}}
+    association = one(template, "AWS::WAFv2::WebACLAssociation")["Properties"]
+    (stage_id,) = resources(template, "AWS::ApiGateway::Stage")
+    assert "/stages/" in render(association["ResourceArn"]) and stage_id in json.dumps(
+        association["ResourceArn"]
+    )
+
+
+def test_access_log_keeps_no_sub_or_ip_unless_asked(template: Any, synth: SynthFn) -> None:
+    def log_format(t: Any) -> dict[str, str]:
+        stage = one(t, "AWS::ApiGateway::Stage")["Properties"]
+        return json.loads(stage["AccessLogSetting"]["Format"])
+
+    fields = log_format(template)
+    assert "requestId" in fields and "status" in fields
+    assert not {v for v in fields.values() if "sourceIp" in v or "claims" in v}
+    with_identity = log_format(synth(model="bundled", accessLogIdentity="true")[1])
+    assert with_identity["ip"] == "$context.identity.sourceIp"
+    assert with_identity["user"] == "$context.authorizer.claims.sub"
