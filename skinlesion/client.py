@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+import lesion_contract as contract
 from skinlesion.tokens import CachedTokens
 
 CONNECT_TIMEOUT_S = 5
@@ -179,7 +180,7 @@ class PredictApi:
     """POST /predict with raw image bytes; retries only throttling (429) with backoff."""
 
     def __init__(self, api_url: str, *, session: requests.Session | None = None) -> None:
-        self.predict_url = api_url.rstrip("/") + "/predict"
+        self.predict_url = api_url.rstrip("/") + contract.ROUTE_PREDICT
         self.session = session or _retrying_session()
 
     def predict(self, data: bytes, content_type: str, id_token: str) -> Prediction:

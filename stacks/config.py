@@ -317,7 +317,7 @@ class TrainingSettings:
                 "trainingInstanceType",
                 self.instance_type,
                 "must be a SageMaker instance type",
-                "ml.p3.2xlarge",
+                TrainingSettings.instance_type,
             )
         if self.dataset_uri is not None:
             check_s3_prefix_uri("datasetUri", self.dataset_uri)

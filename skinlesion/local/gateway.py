@@ -1,12 +1,14 @@
 """The local API Gateway: REST API + Cognito authorizer + Lambda proxy integration on one port.
 
-For each request it does what the deployed API does, in the same order: unknown route ->
-the stack's MISSING_AUTHENTICATION_TOKEN gateway response (404 not_found JSON); OPTIONS ->
-the CORS preflight; body over 10 MB -> 413; token check (skipped for /health and
-/openapi.json) -> 401 with CORS and the DESIGN.md body;
-proxy event over Lambda's 6 MB -> 413 {"message": "Request Too Long"}; then the real
-handler in-process, with the Lambda timeout; a crash, timeout or malformed result -> 502.
-Gateway-made responses carry CORS headers (the stack sets them on DEFAULT_4XX/5XX).
+A WSGI app (`GatewayApp`) on werkzeug's threaded server, which parses the HTTP (chunked
+bodies, `Expect: 100-continue`) and drains a refused body so the client reads the answer.
+For each request the app does what the deployed API does, in the same order: body over
+10 MB -> 413; unknown route -> the stack's MISSING_AUTHENTICATION_TOKEN gateway response
+(404 not_found JSON); OPTIONS -> the CORS preflight; token check (skipped for the public
+routes) -> 401 with CORS and the DESIGN.md body; proxy event over Lambda's 6 MB -> 413
+{"message": "Request Too Long"}; then the real handler in-process, with the Lambda timeout;
+a crash, timeout or malformed result -> 502. Gateway-made responses carry CORS headers (the
+stack sets them on DEFAULT_4XX/5XX).
 
     gateway = Gateway.create(GatewayConfig(...), port=0).start()   # see docs/local-stack.md
 """
@@ -15,15 +17,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
+from typing import Any, Self
 from urllib.parse import urlsplit
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Response
 
 import lesion_contract as contract
 from skinlesion.local.authorizer import CognitoAuthorizer, Unauthorized, claims_as_api_gateway
 from skinlesion.local.events import HttpRequest, MalformedResult, http_response, proxy_event
-from skinlesion.local.httpbase import LocalHTTPServer, drain
+from skinlesion.local.httpbase import ensure_free
 from skinlesion.local.lambda_runtime import HandlerTimeout, LambdaInvoker, load_handler
 
 log = logging.getLogger(__name__)
@@ -69,139 +75,71 @@ class GatewayConfig:
         }
 
 
-class Gateway(LocalHTTPServer):
-    """The HTTP server; `create` loads the handler with the config's environment."""
+class GatewayApp:
+    """The WSGI app: API Gateway's behaviour around the real handler (see the module docstring)."""
 
-    part = "API gateway"
-
-    def __init__(self, address: tuple[str, int], config: GatewayConfig, invoker: LambdaInvoker) -> None:
-        super().__init__(address, _Handler)
+    def __init__(self, config: GatewayConfig, invoker: LambdaInvoker) -> None:
         self.config, self.invoker = config, invoker
 
-    @classmethod
-    def create(cls, config: GatewayConfig, *, host: str = "127.0.0.1", port: int = 0) -> Gateway:
-        handler = load_handler(config.lambda_env(), config.handler)
-        return cls((host, port), config, LambdaInvoker(handler, timeout_s=config.handler_timeout_s))
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return self.respond(environ)(environ, start_response)
 
-    def stop(self) -> None:
-        super().stop()
-        self.invoker.close()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
-    server: Gateway
-
-    def log_message(self, format: str, *args: object) -> None:  # stdlib signature
-        log.debug("%s " + format, self.address_string(), *args)
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    # Every method API Gateway accepts reaches the same routing (unknown ones get its 404 below).
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_TRACE = do_CONNECT = do_GET
-
-    def _handle(self) -> None:
-        url = urlsplit(self.path)
+    def respond(self, environ: dict[str, Any]) -> Response:
         try:
-            body = self._read_body()
-        except _BodyTooLarge as too_large:
-            # Refused unread; drained (or the connection closed) so the client sees the 413.
-            self.close_connection = not drain(self.rfile, too_large.unread)
+            body = _read_body(environ)
+        except _BodyTooLarge:
+            # Refused unread; the server drains the rest so the client sees the 413, not a reset.
             message = f"HTTP content length exceeded {contract.API_GATEWAY_BODY_LIMIT_BYTES} bytes."
-            self._gateway_reply(413, message.encode(), "text/plain", request_id="-")
-            return
-        except ValueError:
-            self.close_connection = True
-            self._gateway_reply(400, b'{"message": "Bad Request"}', "application/json", request_id="-")
-            return
+            return self._gateway_reply(413, message.encode(), "text/plain", request_id="-")
+        except ValueError:  # a non-numeric Content-Length, or broken chunked framing
+            return self._gateway_reply(400, b'{"message": "Bad Request"}', "application/json", request_id="-")
+        url = urlsplit(environ.get("REQUEST_URI") or environ.get("PATH_INFO") or "/")
+        headers = environ.get(_RAW_HEADERS) or []
         request = HttpRequest(
-            method=self.command,
+            method=environ["REQUEST_METHOD"],
             path=url.path.rstrip("/") or "/",
             query=url.query,
-            headers=[(k, v) for k, v in self.headers.items() if k.lower() != "transfer-encoding"],
+            headers=[(k, v) for k, v in headers if k.lower() != "transfer-encoding"],
             body=body,
-            source_ip=self.client_address[0],
-            host=self.headers.get("Host") or "localhost",
+            source_ip=environ.get("REMOTE_ADDR") or "127.0.0.1",
+            host=environ.get("HTTP_HOST") or "localhost",
         )
-        self._route(request)
+        return self._route(request)
 
-    def _read_body(self) -> bytes:
-        """The request body, by Content-Length or chunked; _BodyTooLarge past API Gateway's limit."""
-        limit = contract.API_GATEWAY_BODY_LIMIT_BYTES
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks, size = [], 0
-            while chunk_size := int(self.rfile.readline(66).split(b";")[0].strip() or b"0", 16):
-                size += chunk_size
-                if size > limit:
-                    raise _BodyTooLarge(1 << 62)  # chunked: the rest is of unknown size
-                chunks.append(self.rfile.read(chunk_size))
-                self.rfile.readline()  # the CRLF after each chunk
-            while self.rfile.readline(8192).strip():  # trailers, up to the blank line
-                pass
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0:
-            raise ValueError("negative Content-Length")
-        if length > limit:
-            raise _BodyTooLarge(length)
-        return self.rfile.read(length) if length else b""
-
-    def _route(self, request: HttpRequest) -> None:
+    def _route(self, request: HttpRequest) -> Response:
         methods = ROUTES.get(request.path)
         if methods is None or (request.method not in methods and request.method != "OPTIONS"):
             # What the deployed stack's MISSING_AUTHENTICATION_TOKEN gateway response answers.
             status = contract.GATEWAY_NOT_FOUND_STATUS
-            body = {
-                "error": {
-                    "code": contract.ERROR_CODES[status],
-                    "message": contract.GATEWAY_NOT_FOUND_MESSAGE,
-                },
-                "requestId": request.request_id,
-            }
-            self._gateway_json(status, body, request)
-            return
+            error = {"code": contract.ERROR_CODES[status], "message": contract.GATEWAY_NOT_FOUND_MESSAGE}
+            return self._gateway_json(status, {"error": error, "requestId": request.request_id}, request)
         if request.method == "OPTIONS":
-            self._preflight(request)
-            return
+            return self._preflight(request)
         claims = None
         if request.path not in contract.PUBLIC_ROUTES:
             try:
-                claims = claims_as_api_gateway(
-                    self.server.config.authorizer.verify(request.header("Authorization"))
-                )
+                claims = claims_as_api_gateway(self.config.authorizer.verify(request.header("Authorization")))
             except Unauthorized as err:
                 log.info("401 %s %s: %s", request.method, request.path, err)
-                body = {
-                    "error": {
-                        "code": contract.ERROR_CODES[401],
-                        "message": contract.GATEWAY_UNAUTHORIZED_MESSAGE,
-                    },
-                    "requestId": request.request_id,
-                }
-                self._gateway_json(401, body, request)
-                return
-        event = proxy_event(request, resource=request.path, stage=self.server.config.stage, claims=claims)
+                error = {"code": contract.ERROR_CODES[401], "message": contract.GATEWAY_UNAUTHORIZED_MESSAGE}
+                return self._gateway_json(401, {"error": error, "requestId": request.request_id}, request)
+        event = proxy_event(request, resource=request.path, stage=self.config.stage, claims=claims)
         if len(json.dumps(event)) > contract.LAMBDA_EVENT_LIMIT_BYTES:
-            self._gateway_json(413, {"message": "Request Too Long"}, request)
-            return
-        self._integrate(event, request)
+            return self._gateway_json(413, {"message": "Request Too Long"}, request)
+        return self._integrate(event, request)
 
-    def _integrate(self, event: dict, request: HttpRequest) -> None:
+    def _integrate(self, event: dict, request: HttpRequest) -> Response:
         try:
-            status, headers, body = http_response(self.server.invoker.invoke(event))
+            status, headers, body = http_response(self.invoker.invoke(event))
         except (HandlerTimeout, MalformedResult) as err:
             log.warning("502 %s %s: %s", request.method, request.path, err)
-            self._gateway_json(502, {"message": "Internal server error"}, request)
-            return
+            return self._gateway_json(502, {"message": "Internal server error"}, request)
         except Exception:  # an unhandled Lambda error is API Gateway's 502
             log.exception("502 %s %s: the handler raised", request.method, request.path)
-            self._gateway_json(502, {"message": "Internal server error"}, request)
-            return
-        if request.path == contract.ROUTE_HEALTH and self.server.config.health_probes:
+            return self._gateway_json(502, {"message": "Internal server error"}, request)
+        if request.path == contract.ROUTE_HEALTH and self.config.health_probes:
             body = self._with_local_health(body)
-        self._send(status, headers + [("x-amzn-RequestId", request.request_id)], body)
+        return _reply(status, headers + [("x-amzn-RequestId", request.request_id)], body)
 
     def _with_local_health(self, body: bytes) -> bytes:
         try:
@@ -209,11 +147,11 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return body
         if isinstance(document, dict):
-            probes = self.server.config.health_probes.items()
+            probes = self.config.health_probes.items()
             document["localStack"] = {name: "ok" if _safe(probe) else "down" for name, probe in probes}
         return json.dumps(document).encode()
 
-    def _preflight(self, request: HttpRequest) -> None:
+    def _preflight(self, request: HttpRequest) -> Response:
         # API Gateway's default preflight (the stack's CorsOptions): the same answer on every resource.
         headers = self._cors() + [
             ("Access-Control-Allow-Methods", ",".join(contract.CORS_ALLOW_METHODS)),
@@ -221,37 +159,120 @@ class _Handler(BaseHTTPRequestHandler):
             ("Access-Control-Max-Age", str(contract.CORS_MAX_AGE_S)),
             ("x-amzn-RequestId", request.request_id),
         ]
-        self._send(204, headers, b"")
+        return _reply(204, headers, b"")
 
     def _cors(self) -> list[tuple[str, str]]:
-        return [("Access-Control-Allow-Origin", self.server.config.allowed_origin), ("Vary", "Origin")]
+        return [("Access-Control-Allow-Origin", self.config.allowed_origin), ("Vary", "Origin")]
 
-    def _gateway_json(self, status: int, payload: dict, request: HttpRequest) -> None:
-        self._gateway_reply(status, json.dumps(payload).encode(), "application/json", request.request_id)
+    def _gateway_json(self, status: int, payload: dict, request: HttpRequest) -> Response:
+        return self._gateway_reply(
+            status, json.dumps(payload).encode(), "application/json", request.request_id
+        )
 
-    def _gateway_reply(self, status: int, body: bytes, content_type: str, request_id: str) -> None:
+    def _gateway_reply(self, status: int, body: bytes, content_type: str, request_id: str) -> Response:
         headers = self._cors() + [
             ("Content-Type", content_type),
             ("x-amzn-RequestId", request_id),
             ("x-amzn-ErrorType", _ERROR_TYPES.get(status, "")),
         ]
-        self._send(status, headers, body)
+        return _reply(status, headers, body)
 
-    def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers:
-            if name.lower() not in ("content-length", "connection", "transfer-encoding") and value:
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+
+class _Reply(Response):
+    default_mimetype = None  # only the headers the gateway or the handler chose
+
+
+def _reply(status: int, headers: list[tuple[str, str]], body: bytes) -> Response:
+    kept = [
+        (k, v)
+        for k, v in headers
+        if v and k.lower() not in ("content-length", "connection", "transfer-encoding")
+    ]
+    return _Reply(body, status=status, headers=kept)
+
+
+# The request's headers as they arrived (repeats kept): API Gateway's multiValueHeaders need
+# them, and a WSGI environ folds repeats into one comma-joined value.
+_RAW_HEADERS = "skinlesion.raw_headers"
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The request body, by Content-Length or chunked; _BodyTooLarge past API Gateway's limit."""
+    limit = contract.API_GATEWAY_BODY_LIMIT_BYTES
+    stream = environ["wsgi.input"]
+    if environ.get("wsgi.input_terminated"):  # chunked: werkzeug de-chunks, the size is unknown
+        try:
+            body = stream.read(limit + 1)
+        except OSError as err:
+            raise ValueError("broken chunked body") from err
+        if len(body) > limit:
+            raise _BodyTooLarge
+        return bytes(body)
+    length = int(environ.get("CONTENT_LENGTH") or 0)  # ValueError when not a number
+    if length < 0:
+        raise ValueError("negative Content-Length")
+    if length > limit:
+        raise _BodyTooLarge
+    return stream.read(length) if length else b""
+
+
+class _RequestHandler(WSGIRequestHandler):
+    """werkzeug's handler, quiet (access lines at debug level) and keeping the raw header list."""
+
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
+
+    def make_environ(self) -> Any:
+        environ = super().make_environ()
+        environ[_RAW_HEADERS] = list(self.headers.items())
+        return environ
+
+    def log(self, type: str, message: str, *args: Any) -> None:  # werkzeug's signature
+        log.debug("%s %s " + message, self.address_string(), type, *args)
+
+
+class Gateway:
+    """The gateway app on a threaded werkzeug server; `create` loads the handler with the config's env."""
+
+    part = "API gateway"
+
+    def __init__(self, address: tuple[str, int], config: GatewayConfig, invoker: LambdaInvoker) -> None:
+        host, port = address
+        ensure_free(self.part, host, port)  # werkzeug would print and exit instead of raising
+        self.config, self.invoker = config, invoker
+        self.app = GatewayApp(config, invoker)
+        self._server = make_server(host, port, self.app, threaded=True, request_handler=_RequestHandler)
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def create(cls, config: GatewayConfig, *, host: str = "127.0.0.1", port: int = 0) -> Gateway:
+        handler = load_handler(config.lambda_env(), config.handler)
+        return cls((host, port), config, LambdaInvoker(handler, timeout_s=config.handler_timeout_s))
+
+    @property
+    def server_address(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address
+        return f"http://{host}:{port}"
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(target=self._server.serve_forever, name=self.part, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+        self._server.server_close()
+        self.invoker.close()
 
 
 class _BodyTooLarge(Exception):
-    def __init__(self, unread: int) -> None:
-        super().__init__(unread)
-        self.unread = unread  # bytes still on the wire (a huge value: do not drain, close)
+    """The body is over API Gateway's limit."""
 
 
 _ERROR_TYPES = {
