@@ -43,12 +43,21 @@ DOCUMENTED_MINIMUM = {
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory):
-    """`synth(**context)` -> the stack's template (tests/cdk_harness.py)."""
+    """`synth(**context)` -> the stack's template (tests/cdk_harness.py).
+
+    The model_src bundle is pinned for the module, so fingerprints compare settings only,
+    even while model_src is being edited between two synths.
+    """
+    from stacks.constructs import dataset
+
+    bundle = dataset.deterministic_targz(dataset.MODEL_SRC)
 
     def run(**context: Any) -> dict[str, Any]:
         return harness.synth(tmp_path_factory.mktemp("out"), **context).template
 
-    return run
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dataset, "deterministic_targz", lambda _src: bundle)
+        yield run
 
 
 @pytest.fixture(scope="module")
