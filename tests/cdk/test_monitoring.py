@@ -469,3 +469,15 @@ def test_operations_defaults_are_written_once_on_the_dataclasses():
         EndpointSettings.canary_percent,
         EndpointSettings.baking_minutes,
     )
+
+
+def test_the_api_stage_and_the_lambda_are_traced_with_xray(template):
+    [stage] = resources(template, "AWS::ApiGateway::Stage").values()
+    [function] = [
+        f
+        for f in resources(template, "AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler", "").startswith("predict_api")
+    ]
+
+    assert stage["Properties"]["TracingEnabled"] is True
+    assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}

@@ -298,3 +298,16 @@ def test_each_error_code_and_the_refusal_is_counted_once_under_its_code(
     assert ("Latency", "Milliseconds", ("service",), {"service": SERVICE}) in found
     for blob in blobs:
         assert set(blob) <= ALLOWED_KEYS
+
+
+def test_the_trace_is_annotated_with_the_correlation_id_the_client_gets(lambda_app, monkeypatch):
+    annotations = []
+    monkeypatch.setattr(
+        lambda_app.tracer, "put_annotation", lambda key, value: annotations.append((key, value))
+    )
+    event = make_event(imagegen.jpeg())
+
+    answer = invoke(lambda_app, event)
+
+    assert annotations == [("correlation_id", event["requestContext"]["requestId"])]
+    assert answer.headers["x-request-id"] == event["requestContext"]["requestId"]
