@@ -4,8 +4,10 @@ A WSGI app (`GatewayApp`) on werkzeug's threaded server, which parses the HTTP (
 bodies, `Expect: 100-continue`) and drains a refused body so the client reads the answer.
 For each request the app does what the deployed API does, in the same order: body over
 10 MB -> 413; unknown route -> the stack's MISSING_AUTHENTICATION_TOKEN gateway response
-(404 not_found JSON); OPTIONS -> the CORS preflight; token check (skipped for the public
-routes) -> 401 with CORS and the DESIGN.md body; proxy event over Lambda's 6 MB -> 413
+(404 not_found JSON); OPTIONS -> the CORS preflight; with `throttles`, the method's token
+bucket (throttle.py) -> 429; the public routes (contract.GATEWAY_ROUTES) answered here, as the
+stack's MOCK integrations answer them, never by the handler; token check -> 401 with CORS
+and the DESIGN.md body; proxy event over Lambda's 6 MB -> 413
 {"message": "Request Too Long"}; then the real handler in-process, with the Lambda timeout;
 a crash, timeout or malformed result -> 502. Gateway-made responses carry CORS headers (the
 stack sets them on DEFAULT_4XX/5XX).
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 from urllib.parse import urlsplit
 
+from predict_api import openapi
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Response
 
@@ -31,6 +34,8 @@ from skinlesion.local.authorizer import CognitoAuthorizer, Unauthorized, claims_
 from skinlesion.local.events import HttpRequest, MalformedResult, http_response, proxy_event
 from skinlesion.local.httpbase import ensure_free
 from skinlesion.local.lambda_runtime import HandlerTimeout, LambdaInvoker, load_handler
+from skinlesion.local.throttle import MethodThrottles
+from stacks.config import ApiSettings
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,8 @@ class GatewayConfig:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     # Local-only: named probes whose results GET /health adds under "localStack".
     health_probes: Mapping[str, Callable[[], bool]] = field(default_factory=dict)
+    # The stage's per-method limits (`skinlesion up --throttle`); None: no throttling.
+    throttles: ApiSettings | None = None
 
     def lambda_env(self) -> dict[str, str]:
         return {
@@ -80,6 +87,7 @@ class GatewayApp:
 
     def __init__(self, config: GatewayConfig, invoker: LambdaInvoker) -> None:
         self.config, self.invoker = config, invoker
+        self.throttles = MethodThrottles(config.throttles) if config.throttles else None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         return self.respond(environ)(environ, start_response)
@@ -115,6 +123,11 @@ class GatewayApp:
             return self._gateway_json(status, {"error": error, "requestId": request.request_id}, request)
         if request.method == "OPTIONS":
             return self._preflight(request)
+        if self.throttles is not None and not self.throttles.admit(request.path, request.method):
+            error = {"code": contract.ERROR_CODES[429], "message": "Too Many Requests"}
+            return self._gateway_json(429, {"error": error, "requestId": request.request_id}, request)
+        if request.path in contract.GATEWAY_ROUTES:
+            return self._answer(request)
         claims = None
         if request.path not in contract.PUBLIC_ROUTES:
             try:
@@ -137,19 +150,25 @@ class GatewayApp:
         except Exception:  # an unhandled Lambda error is API Gateway's 502
             log.exception("502 %s %s: the handler raised", request.method, request.path)
             return self._gateway_json(502, {"message": "Internal server error"}, request)
-        if request.path == contract.ROUTE_HEALTH and self.config.health_probes:
-            body = self._with_local_health(body)
         return _reply(status, headers + [("x-amzn-RequestId", request.request_id)], body)
 
-    def _with_local_health(self, body: bytes) -> bytes:
-        try:
-            document = json.loads(body)
-        except ValueError:
-            return body
-        if isinstance(document, dict):
-            probes = self.config.health_probes.items()
-            document["localStack"] = {name: "ok" if _safe(probe) else "down" for name, probe in probes}
-        return json.dumps(document).encode()
+    def _answer(self, request: HttpRequest) -> Response:
+        """A public route, answered as the stack's MOCK integration does (api_protection.py)."""
+        document: dict[str, Any]
+        if request.path == contract.ROUTE_HEALTH:
+            document = {"status": contract.HEALTH_STATUS, "requestId": request.request_id}
+            if self.config.health_probes:
+                probes = self.config.health_probes.items()
+                document["localStack"] = {name: "ok" if _safe(probe) else "down" for name, probe in probes}
+        else:
+            document = openapi.document()
+        headers = self._cors() + [
+            ("Access-Control-Expose-Headers", ",".join(contract.CORS_EXPOSE_HEADERS)),
+            ("Content-Type", contract.JSON_CONTENT_TYPE),
+            (contract.REQUEST_ID_HEADER, request.request_id),
+            ("x-amzn-RequestId", request.request_id),
+        ]
+        return _reply(200, headers, json.dumps(document).encode())
 
     def _preflight(self, request: HttpRequest) -> Response:
         # API Gateway's default preflight (the stack's CorsOptions): the same answer on every resource.
@@ -280,6 +299,7 @@ _ERROR_TYPES = {
     403: "MissingAuthenticationTokenException",
     404: "MissingAuthenticationTokenException",
     413: "RequestTooLargeException",
+    429: "TooManyRequestsException",
     502: "InternalServerErrorException",
 }
 

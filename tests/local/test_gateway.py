@@ -9,20 +9,30 @@ import pytest
 import requests
 
 import lesion_contract as contract
-from skinlesion.local.authorizer import CognitoAuthorizer
+from skinlesion.local.authorizer import Unauthorized
 from skinlesion.local.gateway import Gateway, GatewayConfig
 from skinlesion.local.lambda_runtime import LambdaInvoker
+from stacks.config import ApiSettings
 
 ORIGIN = "http://127.0.0.1:9999"
+# A route the handler answers (the public ones are the gateway's own) and a token the stand-in
+# authorizer below accepts: these tests are about what happens around the handler.
+HANDLER_ROUTE = contract.ROUTE_MODEL
+SIGNED_IN = {"Authorization": "Bearer accepted"}
 
 
-def serve(handler, timeout_s: float = 1.0) -> Gateway:
-    authorizer = CognitoAuthorizer(
-        jwks_url="http://127.0.0.1:9/jwks.json", issuer="https://issuer", client_id="c"
-    )
+class _AcceptsOneToken:
+    def verify(self, header):
+        if header != SIGNED_IN["Authorization"]:
+            raise Unauthorized("not the test token")
+        return {"sub": "user-1", "token_use": "id"}
+
+
+def serve(handler, timeout_s: float = 1.0, throttles: ApiSettings | None = None) -> Gateway:
     config = GatewayConfig(
         endpoint_url="http://127.0.0.1:9", endpoint_name="e", model_metadata_uri="/nonexistent",
-        allowed_origin=ORIGIN, authorizer=authorizer, handler_timeout_s=timeout_s,
+        allowed_origin=ORIGIN, authorizer=_AcceptsOneToken(), handler_timeout_s=timeout_s,  # type: ignore[arg-type]
+        throttles=throttles,
     )  # fmt: skip
     return Gateway(("127.0.0.1", 0), config, LambdaInvoker(handler, timeout_s=timeout_s)).start()
 
@@ -31,8 +41,8 @@ def serve(handler, timeout_s: float = 1.0) -> Gateway:
 def gateway_with():
     started: list[Gateway] = []
 
-    def make(handler, timeout_s: float = 1.0) -> Gateway:
-        started.append(serve(handler, timeout_s))
+    def make(handler, timeout_s: float = 1.0, throttles: ApiSettings | None = None) -> Gateway:
+        started.append(serve(handler, timeout_s, throttles))
         return started[-1]
 
     yield make
@@ -55,7 +65,7 @@ def slow(event, context):
 def test_handler_failures_are_502_internal_server_error_with_cors(gateway_with, handler):
     gateway = gateway_with(handler, timeout_s=0.5)
     started = time.monotonic()
-    response = requests.get(f"{gateway.url}/health", timeout=10)
+    response = requests.get(f"{gateway.url}{HANDLER_ROUTE}", headers=SIGNED_IN, timeout=10)
     assert (response.status_code, response.json()) == (502, {"message": "Internal server error"})
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
     # The 0.5 s timeout cut the 6 s handler short (ten times loose: a busy machine cannot flake it).
@@ -70,7 +80,7 @@ def test_handler_gets_the_event_and_a_lambda_context(gateway_with):
         return {"statusCode": 200, "headers": {"Content-Type": "text/plain"}, "body": "ok"}
 
     gateway = gateway_with(echo, timeout_s=5)
-    response = requests.get(f"{gateway.url}/health?x=1", timeout=10)
+    response = requests.get(f"{gateway.url}{HANDLER_ROUTE}?x=1", headers=SIGNED_IN, timeout=10)
     assert (response.status_code, response.text) == (200, "ok")
     assert seen["event"]["queryStringParameters"] == {"x": "1"}
     assert 0 < seen["remaining"] <= 5000
@@ -111,8 +121,9 @@ def test_chunked_body_reaches_the_handler_whole(gateway_with):
 
     gateway = gateway_with(echo)
     requests.post(f"{gateway.url}/health", data=iter([b"ab", b"cd"]), timeout=10)  # a generator: chunked
-    assert seen == {}  # POST /health is not a route: 403 before the handler
-    response = requests.get(f"{gateway.url}/health", data=iter([b"ab", b"cd"]), timeout=10)
+    assert seen == {}  # POST /health is not a route: 404 before the handler
+    chunked = iter([b"ab", b"cd"])
+    response = requests.get(f"{gateway.url}{HANDLER_ROUTE}", data=chunked, headers=SIGNED_IN, timeout=10)
     assert response.status_code == 200 and seen["body"] == "abcd"
 
 
