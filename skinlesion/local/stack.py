@@ -30,6 +30,7 @@ from skinlesion.local.httpbase import ensure_free
 from skinlesion.local.idp import CognitoServer, UserPool, create_user_pool, sign_in
 from skinlesion.local.model_server import DEFAULT_ENDPOINT_NAME, DEFAULT_MODEL
 from skinlesion.local.webserver import DEFAULT_DIST, WebServer
+from stacks.config import ApiSettings
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ class StackSettings:
     dist: Path = DEFAULT_DIST
     ready_timeout_s: float = 180.0
     batching: bool = True  # TF Serving-style request batching in the model server (see batching.py)
+    # The deployed stage's per-method throttles in the gateway (`--throttle`); off by default so
+    # local load tests and benchmarks measure the model, not the limits.
+    throttle: bool = False
     log_dir: Path = REPO_ROOT / ".local"  # model-server.log (and lambda.log, see up.py) go here
 
 
@@ -158,6 +162,7 @@ class LocalStack:
             allowed_origin=self.url(s.web_port),
             authorizer=authorizer,
             region=s.region,
+            throttles=ApiSettings() if s.throttle else None,
             health_probes={
                 "modelServer": lambda: _http_ok(f"{self.url(s.model_port)}/ping"),
                 "cognito": lambda: _http_ok(pool.jwks_url),

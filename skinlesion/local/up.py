@@ -12,6 +12,7 @@ failed to start, 2 a port is busy.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
 import os
@@ -37,7 +38,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--model", type=Path, default=d.model, help="model.tar.gz to serve (default: %(default)s)"
     )
-    parser.add_argument("--host", default=d.host, help="address to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--host",
+        default=d.host,
+        help="address to listen on (default: %(default)s); anything but loopback needs --allow-remote",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="listen on a non-loopback --host: the demo user, the local pool's admin API and the "
+        "API without limits become reachable from the network",
+    )
+    parser.add_argument(
+        "--throttle",
+        action="store_true",
+        help="apply the deployed stage's per-method throttles in the gateway (stacks.config)",
+    )
     parser.add_argument("--web-port", type=int, default=d.web_port, help="web page (default: %(default)s)")
     parser.add_argument("--api-port", type=int, default=d.api_port, help="API gateway (default: %(default)s)")
     parser.add_argument(
@@ -115,7 +131,29 @@ def settings_from(args: argparse.Namespace) -> StackSettings:
         region=args.region,
         ready_timeout_s=args.ready_timeout,
         batching=args.batching,
+        throttle=args.throttle,
         log_dir=args.state_file.parent,
+    )
+
+
+REMOTE_WARNING = (
+    "WARNING: listening on {host}, reachable from other machines. Anyone who can reach it can sign "
+    "in as the demo user (its password is in stack.json and the banner), call the local Cognito's "
+    "admin API and use the model. Use it only on a network you trust."
+)
+
+
+def check_host(host: str, allow_remote: bool) -> str | None:
+    """None when `host` may be used; else why not. Loopback needs no flag; anything else does."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback or allow_remote:
+        return None
+    return (
+        f"skinlesion up: refusing --host {host}: the local stack has a demo user with a known password "
+        "and no limits. Pass --allow-remote as well if other machines must reach it."
     )
 
 
@@ -124,8 +162,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     if args.verbose:
         logging.getLogger("skinlesion").setLevel(logging.DEBUG)
+    refusal = check_host(args.host, args.allow_remote)
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 2
     settings = settings_from(args)
     console = sys.stdout
+    if args.allow_remote and check_host(args.host, False):
+        print(
+            "\n" + "!" * 78 + "\n" + REMOTE_WARNING.format(host=args.host) + "\n" + "!" * 78, file=sys.stderr
+        )
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     stack = LocalStack(settings)
     try:
