@@ -1,9 +1,11 @@
 """Local sign-in: moto's cognito-idp in server mode, with the pool, client and demo user made.
 
 moto speaks Cognito's JSON API (`X-Amz-Target: AWSCognitoIdentityProviderService.*`), issues
-RS256 ID/access/refresh tokens, serves the JWKS at `<url>/<pool>/.well-known/jwks.json` and
-answers CORS preflights itself, so the web page and the CLI use the same sign-in code as
-against AWS with only the endpoint changed.
+RS256 ID/access/refresh tokens and serves the JWKS at `<url>/<pool>/.well-known/jwks.json`,
+so the web page and the CLI use the same sign-in code as against AWS with only the endpoint
+changed. moto would grant CORS to any web origin, letting any page open in the browser sign
+in to the local pool and call its admin API; `BrowserOrigins` allows the local web page's
+origin alone (requests without an Origin, from the CLI and scripts, pass).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import errno
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
@@ -48,10 +52,57 @@ class UserPool:
         return f"{self.endpoint}/{self.pool_id}/.well-known/jwks.json"
 
 
-class CognitoServer:
-    """moto's server (all its services; only cognito-idp is used) on a loopback port."""
+class BrowserOrigins:
+    """WSGI middleware: CORS for `allowed` origins only; a request from any other origin gets 403.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    Refusing the request itself (not only leaving out the CORS grant) matters: a browser still
+    sends some cross-origin requests without a preflight, and the page only loses the answer.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], allowed: Iterable[str]) -> None:
+        self.app, self.allowed = app, frozenset(origin.rstrip("/") for origin in allowed)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        origin = environ.get("HTTP_ORIGIN")
+        if origin is None:
+            return self.app(environ, start_response)
+        if origin not in self.allowed:
+            body = b'{"__type": "AccessDeniedException", "message": "origin not allowed"}'
+            start_response(
+                "403 Forbidden", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            )
+            return [body]
+        grant = [
+            ("Access-Control-Allow-Origin", origin),
+            ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+            ("Access-Control-Allow-Headers", environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS") or "*"),
+            ("Access-Control-Max-Age", "600"),
+            ("Vary", "Origin"),
+        ]
+        if environ["REQUEST_METHOD"] == "OPTIONS":
+            start_response("200 OK", [*grant, ("Content-Length", "0")])
+            return [b""]
+
+        def with_grant(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            kept = [
+                (k, v)
+                for k, v in headers
+                if not k.lower().startswith("access-control-") and k.lower() != "vary"
+            ]
+            return start_response(status, [*kept, *grant], *exc)
+
+        return self.app(environ, with_grant)
+
+
+class CognitoServer:
+    """moto's server (all its services; only cognito-idp is used) on a loopback port.
+
+    `allowed_origins`: the web origins that may call it from a browser (the local web page).
+    """
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, allowed_origins: Iterable[str] = ()
+    ) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -63,7 +114,7 @@ class CognitoServer:
             self._server = make_server(
                 host,
                 port,
-                DomainDispatcherApplication(create_backend_app),
+                BrowserOrigins(DomainDispatcherApplication(create_backend_app), allowed_origins),
                 threaded=True,
                 request_handler=_Quiet,
             )

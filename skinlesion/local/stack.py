@@ -110,7 +110,7 @@ class LocalStack:
         self.metadata = model_metadata(Path(s.model))
         clock = _Clock()
         self._start_model_server()
-        self.cognito = CognitoServer(s.host, s.cognito_port).start()
+        self.cognito = CognitoServer(s.host, s.cognito_port, allowed_origins=[self.url(s.web_port)]).start()
         self.pool = create_user_pool(self.cognito.url, region=s.region)
         clock.lap("sign-in up, pool and demo user made")
         self.gateway = Gateway.create(self._gateway_config(self.pool), host=s.host, port=s.api_port).start()

@@ -13,7 +13,7 @@ from skinlesion.local.idp import CognitoServer, SignInFailed, create_user_pool, 
 
 @pytest.fixture(scope="module")
 def pool():
-    server = CognitoServer(port=0).start()
+    server = CognitoServer(port=0, allowed_origins=["http://127.0.0.1:8080"]).start()
     yield create_user_pool(server.url)
     server.stop()
 
