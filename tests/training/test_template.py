@@ -133,10 +133,19 @@ def test_training_starts_only_after_the_isic_import_finished(trained):
 
 def test_job_end_events_of_this_stacks_jobs_reach_the_handler(trained):
     rules = _of_type(trained, "AWS::Events::Rule")
-    patterns = {
-        r["Properties"]["EventPattern"]["detail-type"][0]: r["Properties"]["EventPattern"]
+    # the pipeline's rules (their target is the JobEvents Lambda; monitoring has its own to SNS)
+    to_handler = [
+        r
         for r in rules.values()
+        if any(
+            t["Arn"].get("Fn::GetAtt", [""])[0].startswith("TrainingHandlersJobEvents")
+            for t in r["Properties"]["Targets"]
+        )
+    ]
+    patterns = {
+        r["Properties"]["EventPattern"]["detail-type"][0]: r["Properties"]["EventPattern"] for r in to_handler
     }
+    assert len(to_handler) == len(patterns) == 2
     training = patterns["SageMaker Training Job State Change"]["detail"]
     assert training["TrainingJobStatus"] == ["Completed", "Failed", "Stopped"]
     _, job = _one(trained, "Custom::TrainingJob")
