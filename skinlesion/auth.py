@@ -16,13 +16,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 
-from skinlesion.client import CognitoClient, SignInError
+from skinlesion.client import CognitoClient, MfaPrompts, SignInError
 from skinlesion.targets import Target
 from skinlesion.tokens import TokenCache, cache_key
 
 ENV_USERNAME = "SKINLESION_USERNAME"
 ENV_PASSWORD = "SKINLESION_PASSWORD"
 ENV_TOKEN = "SKINLESION_TOKEN"
+ENV_MFA_CODE = "SKINLESION_MFA_CODE"
 
 
 class TokenProvider:
@@ -38,6 +39,7 @@ class TokenProvider:
         new_password: Callable[[], str] | None = None,
         token: str | None = None,
         given_password: str | None = None,
+        mfa: MfaPrompts | None = None,
     ) -> None:
         self._cognito = cognito
         self._username = username
@@ -46,6 +48,7 @@ class TokenProvider:
         self._new_password = new_password
         self._token = token
         self._given_password = given_password  # named by the person (flag or environment)
+        self._mfa = mfa
 
     @property
     def can_renew(self) -> bool:
@@ -76,7 +79,7 @@ class TokenProvider:
                 tokens = None
         if tokens is None:
             password = self._password()
-            tokens = self._cognito.sign_in(self._username, password, self._new_password)
+            tokens = self._cognito.sign_in(self._username, password, self._new_password, mfa=self._mfa)
             tokens = tokens.signed_in_with(password)
         if self._cache:
             self._cache.put(self._key(), tokens)
@@ -88,7 +91,13 @@ class TokenProvider:
 
 
 def build_provider(
-    target: Target, *, username: str | None, password: str | None, token: str | None, use_cache: bool = True
+    target: Target,
+    *,
+    username: str | None,
+    password: str | None,
+    token: str | None,
+    use_cache: bool = True,
+    mfa_code: str | None = None,
 ) -> TokenProvider:
     """Resolve who signs in, in the documented order, without prompting until it is needed."""
     token = token or os.environ.get(ENV_TOKEN)
@@ -107,12 +116,14 @@ def build_provider(
         return given or default or _prompt_password(user)
 
     return TokenProvider(
-        cognito=CognitoClient(target.cognito_endpoint, target.client_id),
+        # With the pool id (every stack output and stack.json has it) sign-in speaks SRP.
+        cognito=CognitoClient(target.cognito_endpoint, target.client_id, pool_id=target.user_pool_id),
         username=user,
         password=get_password,
         cache=TokenCache() if use_cache else None,
         new_password=_prompt_new_password if _interactive() else None,
         given_password=given,
+        mfa=_mfa_prompts(mfa_code or os.environ.get(ENV_MFA_CODE)),
     )
 
 
@@ -140,6 +151,33 @@ def _prompt_new_password() -> str:
     if first != getpass.getpass("Repeat the new password: "):
         raise SignInError("sign-in failed: the two new passwords differ")
     return first
+
+
+def _mfa_prompts(code: str | None) -> MfaPrompts | None:
+    """A given code (`--mfa-code`), else a prompt in a terminal; None when neither can answer."""
+    if code is None and not _interactive():
+        return None
+    given = [code] if code else []
+
+    def ask() -> str:
+        if given:
+            return given.pop()
+        if not _interactive():
+            raise SignInError("sign-in needs another authentication code: run this command in a terminal")
+        return input("Authentication code from your authenticator app: ")
+
+    return MfaPrompts(code=ask, show_secret=_show_totp_secret)
+
+
+def _show_totp_secret(secret: str, uri: str) -> None:
+    # Shown once, on stderr (never in the token cache or a log): the user adds it to an app now.
+    print(
+        "\nTwo-step verification: add this account to your authenticator app, then enter its code.\n"
+        f"  Secret key:  {secret}\n"
+        f"  Or open:     {uri}\n"
+        "This secret is shown only now; keep it like a password.\n",
+        file=sys.stderr,
+    )
 
 
 def _no_password() -> str:

@@ -22,7 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from skinlesion import cost, modelcmd, predict, targets
-from skinlesion.auth import ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME, build_provider
+from skinlesion.auth import ENV_MFA_CODE, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME, build_provider
 from skinlesion.client import SignInError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +74,12 @@ def _add_predict(p: argparse.ArgumentParser) -> None:
     p.add_argument("--username", help=f"default: ${ENV_USERNAME}, the local stack's demo user, or a prompt")
     p.add_argument("--password", help=f"default: ${ENV_PASSWORD} or a prompt (flags show up in `ps`)")
     p.add_argument("--token", help=f"an ID token to use as is, skipping sign-in (default: ${ENV_TOKEN})")
+    p.add_argument(
+        "--mfa-code",
+        metavar="CODE",
+        help=f"the 6-digit code of your authenticator app when sign-in asks for it (default: ${ENV_MFA_CODE} "
+        "or a prompt)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object per file (JSON lines)")
     p.add_argument("--workers", type=int, default=4, help="requests in parallel (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -131,7 +137,12 @@ def _predict(a: argparse.Namespace) -> int:
             api_url=a.api, client_id=a.client_id, region=a.region, cognito_endpoint=a.cognito_endpoint
         )
         tokens = build_provider(
-            target, username=a.username, password=a.password, token=a.token, use_cache=not a.no_cache
+            target,
+            username=a.username,
+            password=a.password,
+            token=a.token,
+            use_cache=not a.no_cache,
+            mfa_code=a.mfa_code,
         )
     except targets.TargetError as exc:
         print(f"skinlesion: {exc}", file=sys.stderr)

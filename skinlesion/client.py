@@ -1,10 +1,13 @@
 """Clients for the two services a user talks to: Cognito (sign-in) and the predict API.
 
-Sign-in uses boto3's `cognito-idp` client, unsigned (`InitiateAuth` with
-USER_PASSWORD_AUTH, `REFRESH_TOKEN_AUTH`, `RespondToAuthChallenge` for
-NEW_PASSWORD_REQUIRED need no AWS credentials): the same calls work against AWS and
-against the local stack's moto Cognito. The API takes the resulting *ID* token as
-`Authorization: Bearer`.
+Sign-in uses boto3's `cognito-idp` client, unsigned (the sign-in calls need no AWS
+credentials): the same calls work against AWS and against the local stack's moto Cognito.
+With the pool id known it speaks SRP (USER_SRP_AUTH, skinlesion/srp.py: the password never
+leaves this process; the cloud app client allows nothing else), else USER_PASSWORD_AUTH
+(the local stack's scripts); then it answers NEW_PASSWORD_REQUIRED, SOFTWARE_TOKEN_MFA and
+MFA_SETUP (TOTP enrolment). Refresh is GetTokensFromRefreshToken against AWS (the client
+rotates refresh tokens) and REFRESH_TOKEN_AUTH against moto. The API takes the resulting
+*ID* token as `Authorization: Bearer`.
 """
 
 from __future__ import annotations
@@ -86,47 +89,81 @@ class ApiError(Exception):
         self.request_id = request_id
 
 
-class CognitoClient:
-    """Username/password sign-in and token refresh for one app client."""
+@dataclass(frozen=True)
+class MfaPrompts:
+    """How the CLI asks for a TOTP code and shows a new TOTP secret (once, at enrolment)."""
 
-    def __init__(self, endpoint: str, client_id: str) -> None:
+    code: Callable[[], str]
+    show_secret: Callable[[str, str], None]  # (secret, otpauth:// URI)
+
+
+class CognitoClient:
+    """Sign-in (SRP or password, then challenges) and token refresh for one app client."""
+
+    def __init__(self, endpoint: str, client_id: str, *, pool_id: str | None = None) -> None:
         self.endpoint = endpoint
         self.client_id = client_id
+        self.pool_id = pool_id  # known: sign in with SRP
         self._idp = cognito_idp(endpoint)
 
     def sign_in(
-        self, username: str, password: str, new_password: Callable[[], str] | None = None
+        self,
+        username: str,
+        password: str,
+        new_password: Callable[[], str] | None = None,
+        *,
+        mfa: MfaPrompts | None = None,
     ) -> CachedTokens:
-        """USER_PASSWORD_AUTH; answers NEW_PASSWORD_REQUIRED with `new_password()` when given."""
-        body = self._call(
-            self._idp.initiate_auth,
-            AuthFlow="USER_PASSWORD_AUTH",
-            ClientId=self.client_id,
-            AuthParameters={"USERNAME": username, "PASSWORD": password},
-        )
-        if body.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
-            if new_password is None:
-                raise SignInError(
-                    "sign-in failed: this account must set a new password first "
-                    "(sign in once on the web page, or run this command in a terminal)"
-                )
+        """Sign in and answer the challenges that follow (they can chain: new password, then MFA)."""
+        from skinlesion.challenges import CHALLENGES as _CHALLENGES  # noqa: N811 (imports this module)
+        from skinlesion.challenges import srp_sign_in
+
+        if self.pool_id:
+            body = srp_sign_in(self, username, password)
+        else:
             body = self._call(
-                self._idp.respond_to_auth_challenge,
-                ChallengeName="NEW_PASSWORD_REQUIRED",
+                self._idp.initiate_auth,
+                AuthFlow="USER_PASSWORD_AUTH",
                 ClientId=self.client_id,
-                Session=body.get("Session", ""),
-                ChallengeResponses={"USERNAME": username, "NEW_PASSWORD": new_password()},
+                AuthParameters={"USERNAME": username, "PASSWORD": password},
             )
+        for _ in range(4):
+            name = body.get("ChallengeName")
+            if name not in _CHALLENGES:
+                break
+            body = _CHALLENGES[name](self, body, username, new_password, mfa)
         return self._tokens(body, refresh_token=None)
 
-    def refresh(self, refresh_token: str) -> CachedTokens:
-        body = self._call(
-            self._idp.initiate_auth,
-            AuthFlow="REFRESH_TOKEN_AUTH",
+    def respond(self, name: str, body: dict[str, Any], responses: dict[str, str]) -> dict[str, Any]:
+        """RespondToAuthChallenge with the previous step's session (when it had one)."""
+        session = {"Session": body["Session"]} if body.get("Session") else {}
+        return self._call(
+            self._idp.respond_to_auth_challenge,
+            ChallengeName=name,
             ClientId=self.client_id,
-            AuthParameters={"REFRESH_TOKEN": refresh_token},
+            ChallengeResponses=responses,
+            **session,
         )
+
+    def refresh(self, refresh_token: str) -> CachedTokens:
+        if _AWS_ENDPOINT.match(self.endpoint):
+            # With refresh-token rotation (the stack's client) REFRESH_TOKEN_AUTH is refused; this
+            # returns a new refresh token, which replaces the old one in the cache.
+            body = self._call(
+                self._idp.get_tokens_from_refresh_token, ClientId=self.client_id, RefreshToken=refresh_token
+            )
+        else:  # moto (the local stack) has no GetTokensFromRefreshToken
+            body = self._call(
+                self._idp.initiate_auth,
+                AuthFlow="REFRESH_TOKEN_AUTH",
+                ClientId=self.client_id,
+                AuthParameters={"REFRESH_TOKEN": refresh_token},
+            )
         return self._tokens(body, refresh_token=refresh_token)
+
+    def call(self, operation: str, **params: Any) -> dict[str, Any]:
+        """Any cognito-idp operation by its boto3 name, with sign-in's error handling."""
+        return self._call(getattr(self._idp, operation), **params)
 
     def _tokens(self, body: dict[str, Any], *, refresh_token: str | None) -> CachedTokens:
         result = body.get("AuthenticationResult")
