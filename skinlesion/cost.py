@@ -41,6 +41,8 @@ class CostSettings:
     model_source: str
     region: str
     lambda_memory_mb: int
+    waf: bool = False  # -c waf=true: a web ACL with WAF_RULES rules on the API's stage
+    threat_protection: bool = False  # -c threatProtection=true: Cognito's Plus feature plan
     # Assumptions, not stack settings: say them next to every estimate.
     training_hours: float = (
         1.0  # a typical run of the default recipe; the job is capped at training_max_hours
@@ -60,6 +62,10 @@ class Estimate:
     realtime_by_volume: dict[int, float] = field(default_factory=dict)
     serverless_by_volume: dict[int, float] = field(default_factory=dict)
     api_by_volume: dict[int, float] = field(default_factory=dict)
+    waf_by_volume: dict[int, float] = field(default_factory=dict)
+
+
+WAF_RULES = 2  # stacks/constructs/api_protection.py: the per-IP rate rule and AWS's common rule set
 
 
 def load_prices(path: Path = PRICES_PATH) -> dict[str, Any]:
@@ -93,7 +99,10 @@ def estimate(s: CostSettings, prices: Mapping[str, Any], volumes: tuple[int, ...
         + float(lam["per_million_requests"]) / 1e6
         + float(lam["per_gb_second"]) * s.request_seconds * s.lambda_memory_mb / MB_PER_GB
     )
+    waf = prices["waf"]
+    waf_monthly = float(waf["web_acl_per_month"]) + WAF_RULES * float(waf["rule_per_month"])
     return Estimate(
+        waf_by_volume={n: waf_monthly + n * float(waf["per_million_requests"]) / 1e6 for n in volumes},
         training_run=train_rate * s.training_hours,
         training_cap=train_rate * s.training_max_hours,
         endpoint_hourly=endpoint_hourly,
@@ -123,6 +132,8 @@ def settings_from_stack(context: Mapping[str, Any], root: Path = REPO_ROOT) -> C
         model_source=app.model.kind,
         region=app.region,
         lambda_memory_mb=app.api.lambda_memory_mb,
+        waf=app.api.waf,
+        threat_protection=app.auth.threat_protection,
     )
 
 
@@ -186,13 +197,17 @@ def format_estimate(s: CostSettings, e: Estimate, prices: Mapping[str, Any]) -> 
         ),
         (f"serverless {s.serverless_memory_mb} MB", e.serverless_by_volume, s.endpoint_type == "serverless"),
         ("+ API Gateway and Lambda, either way", e.api_by_volume, False),
+        (f"+ WAF web ACL, {WAF_RULES} rules (-c waf=true)", e.waf_by_volume, s.waf),
     ]
     for label, by_volume, chosen in rows:
         label = f"{'* ' if chosen else '  '}{label}"
         lines.append(f"{label:<{first}}" + "".join(f"{_usd(by_volume[n]):>{col}}" for n in VOLUMES))
     free_users = prices["cognito"]["free_monthly_active_users"]
+    plus = prices["cognito"]["plus_per_monthly_active_user"]
     lines += [
         f"  Cognito: $0 up to {free_users:,} monthly active users. S3, CloudFront, logs: cents here.",
+        f"{'* ' if s.threat_protection else '  '}Cognito threat protection (-c threatProtection=true): "
+        f"{_usd(plus)} per monthly active user (Plus plan, as of {prices['cognito']['plus_as_of']}).",
         "* = what these settings deploy (-c endpointType=realtime|serverless).",
         "",
         f"Assumed: {s.request_seconds:g} s of compute per request, {s.image_mb:g} MB per image, "
