@@ -90,12 +90,14 @@ def test_user_pool_has_one_public_client_for_the_api(synthesized) -> None:
     assert len(clients) == 1, "a second app client's ID tokens would also pass the API's authorizer"
     props = clients[0]["Properties"]
     assert props.get("GenerateSecret") in (None, False), "the web page and the CLI cannot keep a secret"
-    assert {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"} <= set(props["ExplicitAuthFlows"])
+    # SRP only (the password never leaves the client); refresh via rotation (issue 19).
+    assert props["ExplicitAuthFlows"] == ["ALLOW_USER_SRP_AUTH"]
+    assert props["RefreshTokenRotation"]["Feature"] == "ENABLED"
 
 
 def test_app_client_does_not_allow_the_implicit_grant(synthesized) -> None:
     # The implicit grant returns tokens in the URL fragment (browser history, Referer); the OAuth
-    # 2.0 Security BCP says not to use it. Sign-in here is USER_PASSWORD_AUTH / SRP only.
+    # 2.0 Security BCP says not to use it. Sign-in here is SRP only.
     (client,) = synthesized.of_type("AWS::Cognito::UserPoolClient").values()
     assert "implicit" not in client["Properties"].get("AllowedOAuthFlows", [])
 
