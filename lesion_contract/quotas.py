@@ -78,6 +78,20 @@ def processing_need(instance_type: str, count: int = 1) -> Need:
     return Need("processing", instance_type, count, "ISIC import (processing job)")
 
 
+def during_model_update(needs: Iterable[Need]) -> list[Need]:
+    """The needs when a new model replaces a running one: the endpoint's doubled.
+
+    SageMaker rolls a real-time endpoint to a new model blue/green: the new fleet is
+    provisioned in full before the old one goes, so both count against the quota.
+    """
+    return [
+        Need(n.kind, n.instance_type, 2 * n.needed, f"{n.purpose} during a model update (old and new fleets)")
+        if n.kind == "endpoint"
+        else n
+        for n in needs
+    ]
+
+
 @dataclass(frozen=True)
 class Finding:
     """One need held against the account's quota. `value` None: not known (see `error`)."""

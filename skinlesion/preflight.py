@@ -215,7 +215,15 @@ def check_quotas(clients: Clients, plan: Plan) -> list[Check]:
         return rows
     for finding in quotas.check(clients("service-quotas"), plan.needs):
         need, name = finding.need, f"quota: {finding.need.quota_name}"
-        if finding.status == "ok":
+        [rolled] = quotas.during_model_update([need])
+        if finding.status == "ok" and finding.value is not None and finding.value < rolled.needed:
+            # enough to deploy; a later new model rolls blue/green and needs both fleets at once
+            fix = quotas.request_command(
+                quotas.Finding(rolled, finding.value, finding.quota_code), plan.region
+            )
+            result = f"{finding.value:g} >= {need.needed}, but < {rolled.needed} for a model update"
+            rows.append(Check(name, WARN, f"{result} ({need.purpose})", fix))
+        elif finding.status == "ok":
             rows.append(Check(name, OK, f"{finding.value:g} >= {need.needed} ({need.purpose})"))
         elif finding.status == "short":
             command = quotas.request_command(finding, plan.region)

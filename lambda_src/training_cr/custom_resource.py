@@ -71,7 +71,12 @@ def on_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     log.info("%s %s %s", event["RequestType"], event.get("ResourceType"), event.get("PhysicalResourceId", ""))
     if event["RequestType"] == "Delete":
         return delete(kind, event.get("PhysicalResourceId", ""), props, context)
-    return start_training(props) if kind == "training" else start_import(props)
+    updating = event["RequestType"] == "Update"
+    return (
+        start_training(props, updating=updating)
+        if kind == "training"
+        else start_import(props, updating=updating)
+    )
 
 
 def describe(kind: str, name: str) -> dict[str, Any] | None:
@@ -114,11 +119,16 @@ def current_attempt(kind: str, base: str) -> tuple[str, dict[str, Any] | None]:
     )
 
 
-def check_quotas(props: dict[str, Any]) -> None:
-    """Fail now, before anything costly starts, when a SageMaker quota the deploy needs is too low."""
+def check_quotas(props: dict[str, Any], *, updating: bool = False) -> None:
+    """Fail now, before anything costly starts, when a SageMaker quota the deploy needs is too low.
+
+    On an Update the new model will replace one the endpoint serves: both fleets count.
+    """
     needs = [quotas.Need.from_property(v) for v in props.get("QuotaChecks") or []]
     if not needs:
         return
+    if updating:
+        needs = quotas.during_model_update(needs)
     region = os.environ.get("AWS_REGION") or str(props.get("Region") or "")
     for finding in quotas.enforce(client("service-quotas"), needs, region):
         log.info("quota %s: %s", finding.status, finding.describe(region))
@@ -140,7 +150,7 @@ def _adopt(kind: str, record: JobRecord, job: dict[str, Any]) -> None:
         finish(record, status, job.get("FailureReason") or job.get("ExitMessage") or "", model_url)
 
 
-def start_training(props: dict[str, Any]) -> dict[str, Any]:
+def start_training(props: dict[str, Any], *, updating: bool = False) -> dict[str, Any]:
     bucket = prop(props, "Bucket")
     training_request(props, "validation")  # validate every property before touching AWS
     name, existing = current_attempt(
@@ -155,7 +165,7 @@ def start_training(props: dict[str, Any]) -> dict[str, Any]:
         fingerprint=prop(props, "Fingerprint"),
     )
     if existing is None:
-        check_quotas(props)
+        check_quotas(props, updating=updating)
         put_record(record)  # before the job exists, so its end event always finds it
         client("sagemaker").create_training_job(**training_request(props, name))
         log.info("started training job %s", name)
@@ -173,7 +183,7 @@ def start_training(props: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def start_import(props: dict[str, Any]) -> dict[str, Any]:
+def start_import(props: dict[str, Any], *, updating: bool = False) -> dict[str, Any]:
     bucket = prop(props, "Bucket")
     dataset_prefix = prop(props, "DatasetPrefix")
     base = job_name(prop(props, "JobNamePrefix"), prop(props, "DatasetId"), bucket)
@@ -196,7 +206,7 @@ def start_import(props: dict[str, Any]) -> dict[str, Any]:
         kind="import", job_name=name, wait_handle_url=handle, bucket=bucket, dataset_prefix=dataset_prefix
     )
     if existing is None:
-        check_quotas(props)  # the import is the first costly step: check the training's quotas too
+        check_quotas(props, updating=updating)  # the first costly step: check the training's quotas too
         put_record(record)
         client("sagemaker").create_processing_job(**processing_request(props, name))
         log.info("started ISIC import job %s", name)

@@ -257,7 +257,7 @@ def test_a_missing_container_image_in_the_region_blocks(aws, capsys):
 def test_json_output_lists_every_check(aws, capsys):
     aws.identity()
     aws.bootstrapped()
-    aws.quotas(dict.fromkeys(DEFAULT_QUOTAS, 1.0))
+    aws.quotas(dict.fromkeys(DEFAULT_QUOTAS, 2.0))
     aws.images()
     aws.api_account()
     code, out = _run(aws, capsys, "--json")
@@ -361,3 +361,13 @@ def test_the_knob_off_without_a_role_in_the_account_blocks(aws, capsys):
     aws.api_account(None)
     code, out = _run(aws, capsys, "-c", "apiGatewayCloudWatchRole=false")
     assert code == 1 and "BLOCKER" in _row(out, "API Gateway CloudWatch role")
+
+
+def test_an_endpoint_quota_without_room_for_a_model_update_is_a_warning(aws, capsys):
+    _ready(aws)  # every quota 1: enough to deploy one ml.m5.large
+    aws.api_account()
+    code, out = _run(aws, capsys)
+    assert code == 0
+    row = _row(out, "quota: ml.m5.large for endpoint usage")
+    assert " warn " in row and "1 >= 1, but < 2 for a model update" in row
+    assert "--quota-code L-ENDP0001 --desired-value 2" in out

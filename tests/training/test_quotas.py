@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 from lesion_contract.quotas import (
     QuotaError,
     check,
+    during_model_update,
     endpoint_need,
     enforce,
     processing_need,
@@ -153,3 +154,13 @@ def test_an_instance_type_without_a_quota_in_the_region_is_unknown_not_short(quo
     _defaults(stub, [])
     [finding] = check(client, [training_need("ml.p9.mega", 1, spot=False)])
     assert finding.status == "unknown" and "no such quota" in finding.error
+
+
+def test_a_model_update_doubles_only_the_endpoint_need():
+    needs = [training_need("ml.p3.2xlarge", 1, spot=True), endpoint_need("ml.m5.large", 2)]
+    updated = during_model_update(needs)
+    assert [(n.quota_name, n.needed) for n in updated] == [
+        ("ml.p3.2xlarge for spot training job usage", 1),
+        ("ml.m5.large for endpoint usage", 4),
+    ]
+    assert "old and new fleets" in updated[1].purpose

@@ -217,6 +217,23 @@ def test_the_import_checks_the_training_quota_before_it_starts_the_import(moto, 
     assert jobs == []
 
 
+def test_an_update_that_trains_needs_room_for_the_old_and_the_new_endpoint_fleet(moto, wait_handle, quotas):
+    # GIVEN a running stack whose endpoint uses its one allowed ml.m5.large
+    checks = _checks(training_need("ml.p3.2xlarge", 1, spot=False), endpoint_need("ml.m5.large", 1))
+    old = training_props(wait_handle.url, QuotaChecks=checks)
+    _quota_page(quotas, {TRAINING_QUOTA: 1.0, "ml.m5.large for endpoint usage": 1.0})
+    first = on_event(cfn_event("Create", TRAINING_TYPE, old), FakeContext())["PhysicalResourceId"]
+    # WHEN a new fingerprint would train a model that the endpoint then rolls to (blue/green)
+    _quota_page(quotas, {TRAINING_QUOTA: 1.0, "ml.m5.large for endpoint usage": 1.0})
+    new = training_props(wait_handle.url + "&new=1", Fingerprint="b" * 64, QuotaChecks=checks)
+    # THEN the deploy stops before training: the roll would need both fleets at once
+    with pytest.raises(
+        QuotaError, match=r"'ml.m5.large for endpoint usage' is 1, .* during a model update.* needs 2"
+    ):
+        _update(new, old, first)
+    assert _jobs() == [first]
+
+
 def test_enough_quota_lets_the_job_start(moto, wait_handle, quotas):
     _quota_page(quotas, {TRAINING_QUOTA: 1.0})
     props = training_props(
