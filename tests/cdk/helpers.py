@@ -20,8 +20,10 @@ def one(template: Any, kind: str) -> dict[str, Any]:
 
 
 def endpoint_keys(template: Any) -> dict[str, dict[str, Any]]:
-    """The KMS keys other than the stack's logs key (`LogsKey…`, see test_storage)."""
-    return {k: v for k, v in resources(template, "AWS::KMS::Key").items() if not k.startswith("LogsKey")}
+    """The KMS keys other than the stack's logs key (`LogsKey…`, see test_storage) and the alarm
+    topic's (`MonitoringTopicKey…`, see test_monitoring)."""
+    others = ("LogsKey", "MonitoringTopicKey")
+    return {k: v for k, v in resources(template, "AWS::KMS::Key").items() if not k.startswith(others)}
 
 
 def render(value: Any) -> str:
