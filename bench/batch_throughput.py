@@ -7,8 +7,9 @@ The same images (isic-dev JPEGs from ../shared when present, else tests/data's t
 repeated) are scored through the local stack's API by the batch scorer (sign-in, one
 session per worker, retries), once per worker count per round, alternating 1 and 4 so a
 burst of load from elsewhere hits both. Each run writes a fresh results file, as
-`skinlesion batch` does. Reports images/s (best and median of the rounds), the ratio, and
-the 1-minute load average before and after. Goal (issue 17): 4 workers >= 2x one worker.
+`skinlesion batch` does. Reports images/s (best and median of the rounds), the ratio, the
+client's own CPU time per image and the 1-minute load average before and after.
+Goal (issue 17): 4 workers >= 2x one worker.
 """
 
 from __future__ import annotations
@@ -74,12 +75,12 @@ def start_stack(workdir: Path) -> tuple[subprocess.Popen, Path]:
     return process, state
 
 
-def one_run(scorer: Scorer, files: list[str], workers: int, out: Path) -> tuple[float, int]:
-    """Seconds to score every file into a fresh results file, and how many rows were errors."""
+def one_run(scorer: Scorer, files: list[str], workers: int, out: Path) -> tuple[float, float, int]:
+    """(wall seconds, this process's CPU seconds, error rows) to score every file into a fresh file."""
     out.unlink(missing_ok=True)
     results = ResultsFile(out)
     results.open()
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     rows: list[Row] = []
 
     def sink(row: Row) -> None:
@@ -87,10 +88,10 @@ def one_run(scorer: Scorer, files: list[str], workers: int, out: Path) -> tuple[
         rows.append(row)
 
     score_all(scorer, files, workers, sink)
-    seconds = time.monotonic() - started
+    seconds, cpu = time.monotonic() - started, time.process_time() - cpu
     errors = sum(bool(row.error_code) for row in rows)
     results.close()
-    return seconds, errors
+    return seconds, cpu, errors
 
 
 def main() -> None:
@@ -114,9 +115,11 @@ def main() -> None:
         load_before = os.getloadavg()[0]
         one_run(scorer, files[:20], 4, work / "warm.csv")  # warm: sign-in, connections, the model
         rates: dict[int, list[float]] = {1: [], 4: []}
+        client_ms: dict[int, list[float]] = {1: [], 4: []}
         for _ in range(args.rounds):
             for workers in (1, 4):
-                seconds, errors = one_run(scorer, files, workers, work / f"w{workers}.csv")
+                seconds, cpu, errors = one_run(scorer, files, workers, work / f"w{workers}.csv")
+                client_ms[workers].append(1000 * cpu / len(files))
                 if errors:
                     raise SystemExit(f"{errors} errors with {workers} workers: see {work}/w{workers}.csv")
                 rates[workers].append(len(files) / seconds)
@@ -134,6 +137,7 @@ def main() -> None:
         "images_per_s": {
             w: {"best": round(best[w], 1), "median": round(statistics.median(r), 1)} for w, r in rates.items()
         },
+        "client_cpu_ms_per_image": {w: round(statistics.median(ms), 2) for w, ms in client_ms.items()},
         "ratio_4_to_1": round(best[4] / best[1], 2),
         "goal_met": best[4] >= 2 * best[1],
         "load_avg_1min": {"before": round(load_before, 2), "after": round(load_after, 2)},
