@@ -3,9 +3,10 @@
     skinlesion smoke --stack SkinLesion       a deployed stack (its CloudFormation outputs)
     skinlesion smoke                          the local stack (.local/stack.json)
 
-It signs in (a token or username/password given to it, the local stack's demo user,
-or else a temporary Cognito user that it creates with the admin API and deletes
-afterwards), then checks what a user relies on:
+It signs in with SRP, as the CLI does (a token or username/password given to it, the
+local stack's demo user, or else a temporary Cognito user that it creates with the admin
+API, enrols in TOTP MFA where the pool requires it, and deletes afterwards), then checks
+what a user relies on:
 
     /health         200 without a token
     /model          200 with the model's version
@@ -20,11 +21,15 @@ It prints a table and exits 1 when any check fails (2: the stack cannot be found
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
+import hashlib
+import hmac
 import json
 import math
 import os
 import secrets
+import struct
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -37,7 +42,7 @@ import requests
 
 from skinlesion import REPO_ROOT, targets
 from skinlesion.auth import ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME
-from skinlesion.client import API_READ_TIMEOUT_S, CONNECT_TIMEOUT_S, CognitoClient, SignInError
+from skinlesion.client import API_READ_TIMEOUT_S, CONNECT_TIMEOUT_S, CognitoClient, MfaPrompts, SignInError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 LESION_IMAGE = "ISIC_0024400_melanoma.jpg"
@@ -138,6 +143,7 @@ class Credentials:
     username: str | None = None
     password: str | None = None
     temporary: bool = False  # create a temporary user even if the stack names a demo user
+    mfa_code: str | None = None  # the given user's current TOTP code
 
 
 @contextlib.contextmanager
@@ -149,16 +155,44 @@ def signed_in(stack: Stack, given: Credentials) -> Iterator[tuple[str, str]]:
     target = stack.target
     if not target.client_id or not target.cognito_endpoint:
         raise SignInError("the stack names no Cognito app client")
-    cognito = CognitoClient(target.cognito_endpoint, target.client_id)
+    # SRP with the pool id (the cloud app client allows nothing else), as `skinlesion predict` signs in.
+    cognito = CognitoClient(target.cognito_endpoint, target.client_id, pool_id=target.user_pool_id)
     username = given.username or (None if given.temporary else target.username)
     password = given.password or (target.password if username == target.username else None)
     if username and password:
-        yield cognito.sign_in(username, password).id_token, username
+        yield cognito.sign_in(username, password, mfa=_given_mfa(given.mfa_code)).id_token, username
         return
     if username:
         raise SignInError(f"a password for {username} is needed: pass --password or set {ENV_PASSWORD}")
     with temporary_user(stack) as (temp, temp_password):
-        yield cognito.sign_in(temp, temp_password).id_token, f"{temp} (temporary, deleted afterwards)"
+        # The cloud pool requires TOTP: the temporary user enrols (MFA_SETUP) with a secret we keep.
+        token = cognito.sign_in(temp, temp_password, mfa=_enrolling_mfa()).id_token
+        yield token, f"{temp} (temporary, deleted afterwards)"
+
+
+def totp(secret: str, at: float | None = None) -> str:
+    """RFC 6238 TOTP (HMAC-SHA1, 30 s, 6 digits): what an authenticator app shows for `secret`."""
+    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+    counter = int((time.time() if at is None else at) // 30)
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
+
+
+def _enrolling_mfa() -> MfaPrompts:
+    secret: list[str] = []
+    return MfaPrompts(code=lambda: totp(secret[-1]), show_secret=lambda value, _uri: secret.append(value))
+
+
+def _given_mfa(code: str | None) -> MfaPrompts | None:
+    if code is None:
+        return None
+
+    def no_enrolment(_secret: str, _uri: str) -> None:
+        raise SignInError("this user has no MFA device yet: sign in once on the web page to set one up")
+
+    return MfaPrompts(code=lambda: code, show_secret=no_enrolment)
 
 
 Check = Callable[[requests.Session, str, str], str]
@@ -302,6 +336,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     p.add_argument("--password", help=f"the user's password (default: ${ENV_PASSWORD})")
     p.add_argument("--token", help=f"an ID token to use as is (default: ${ENV_TOKEN})")
+    p.add_argument("--mfa-code", help="the given user's current 6-digit code (pools that require MFA)")
     p.add_argument(
         "--temporary-user",
         action="store_true",
@@ -325,6 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         username=args.username or os.environ.get(ENV_USERNAME),
         password=args.password or os.environ.get(ENV_PASSWORD),
         temporary=args.temporary_user,
+        mfa_code=args.mfa_code,
     )
     results = run(stack, credentials)
     if args.json:

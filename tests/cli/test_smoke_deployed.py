@@ -91,3 +91,28 @@ def test_the_temporary_user_is_deleted_even_when_the_run_fails(aws):
 def test_a_missing_stack_exits_2(aws, capsys):
     assert smoke.main(["--stack", "NoSuchStack", "--region", REGION]) == 2
     assert "NoSuchStack" in capsys.readouterr().err
+
+
+def test_totp_matches_rfc_6238():
+    # RFC 6238 appendix B, SHA-1: secret "12345678901234567890", T = 59 s -> 94287082 (8 digits)
+    assert smoke.totp("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", at=59) == "287082"
+    assert smoke.totp("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", at=1111111109) == "081804"
+
+
+def test_the_temporary_user_signs_in_with_srp_and_enrols_in_mfa_where_the_pool_requires_it(aws):
+    idp = boto3.client("cognito-idp", region_name=REGION)
+    pool = idp.create_user_pool(PoolName="cloud", UsernameAttributes=["email"], MfaConfiguration="ON")
+    pool_id = pool["UserPool"]["Id"]
+    idp.set_user_pool_mfa_config(
+        UserPoolId=pool_id, SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration="ON"
+    )
+    client = idp.create_user_pool_client(  # as the stack's: SRP and refresh only
+        UserPoolId=pool_id,
+        ClientName="web",
+        ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    _deployed(pool_id, client)
+    stack = smoke.find_stack("SkinLesion", REGION, None)
+    with smoke.signed_in(stack, smoke.Credentials()) as (token, who):
+        assert token.count(".") == 2 and "temporary" in who
+    assert idp.list_users(UserPoolId=pool_id)["Users"] == []
