@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from skinlesion import targets
-from skinlesion.auth import ENV_PASSWORD, ENV_USERNAME, TokenProvider, build_provider
+from skinlesion.auth import ENV_MFA_CODE, ENV_PASSWORD, ENV_USERNAME, TokenProvider, build_provider
 from skinlesion.batch_local import Scorer, list_images, score_all
 from skinlesion.batch_output import FORMATS, ResultsFile, Row, read_rows
 from skinlesion.batch_summary import Progress, summary
@@ -50,6 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     api.add_argument("--username", help=f"default: ${ENV_USERNAME}, the local stack's demo user, or a prompt")
     api.add_argument("--password", help=f"default: ${ENV_PASSWORD} or a prompt")
     api.add_argument("--token", help="an ID token to use as is, skipping sign-in")
+    api.add_argument(
+        "--mfa-code", metavar="CODE", help=f"authenticator code if asked (default: ${ENV_MFA_CODE})"
+    )
     api.add_argument("--no-cache", action="store_true", help="do not read or write the token cache")
     api.add_argument("--workers", type=int, default=4, help="requests in flight (default: %(default)s)")
     api.add_argument(
@@ -101,7 +104,12 @@ def resolve_tokens(a: argparse.Namespace) -> tuple[targets.Target, TokenProvider
         api_url=a.api, client_id=a.client_id, region=a.region, cognito_endpoint=a.cognito_endpoint
     )
     tokens = build_provider(
-        target, username=a.username, password=a.password, token=a.token, use_cache=not a.no_cache
+        target,
+        username=a.username,
+        password=a.password,
+        token=a.token,
+        use_cache=not a.no_cache,
+        mfa_code=a.mfa_code,
     )
     return target, tokens
 

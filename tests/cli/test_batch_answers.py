@@ -215,9 +215,9 @@ def sign_ins(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     original = CognitoClient.sign_in
 
-    def counted(self, username, password, new_password=None):
+    def counted(self, username, *args, **kwargs):
         calls.append(username)
-        return original(self, username, password, new_password)
+        return original(self, username, *args, **kwargs)
 
     monkeypatch.setattr(CognitoClient, "sign_in", counted)
     return calls
