@@ -10,6 +10,7 @@ predict API and the training pipeline's handlers).
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -30,7 +31,8 @@ LAMBDA_PYTHON_VERSION = "3.12"
 # Pillow 13 ships only manylinux_2_28 wheels, so manylinux2014 alone is not enough.
 LAMBDA_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_34_x86_64")
 # Lambda dependencies installed once per requirements content (ignored by git via build/).
-DEPS_CACHE = Path(__file__).resolve().parent.parent / "build" / "lambda-deps"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEPS_CACHE = REPO_ROOT / "build" / "lambda-deps"
 # The API contract package, shipped beside the predict API's own package.
 CONTRACT_DIR = Path(lesion_contract.__file__).resolve().parent
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache")
@@ -53,7 +55,8 @@ class PipPlatformBundling:
     """Installs `requirements` as Lambda-platform wheels, then copies the package dirs."""
 
     def __init__(self, *, requirements: Path | None, packages: list[Path]) -> None:
-        self._requirements = requirements
+        # The hash lock beside requirements.txt (supply chain: pip refuses any other file).
+        self._requirements = checked_lock(requirements) if requirements is not None else None
         self._packages = packages
 
     def try_bundle(self, output_dir: str, *_args: Any, **_kwargs: Any) -> bool:
@@ -92,6 +95,8 @@ class PipPlatformBundling:
             "--no-compile",
             *(arg for platform in LAMBDA_PLATFORMS for arg in ("--platform", platform)),
             "--only-binary=:all:",
+            "--require-hashes",  # every wheel must match a sha256 in the lock, or pip stops
+            "--no-deps",  # the lock lists the whole tree
             "--python-version",
             LAMBDA_PYTHON_VERSION,
             "--implementation",
@@ -101,6 +106,50 @@ class PipPlatformBundling:
             "-t",
             str(out),
         ]
+
+
+LOCK_NAME = "requirements.lock"
+_LOCK_HEADER = "# sha256 of requirements.txt: "
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def checked_lock(requirements: Path) -> Path:
+    """`requirements.lock` beside `requirements`, when it was made from exactly that file."""
+    lock = requirements.with_name(LOCK_NAME)
+    command = f"python -m stacks.bundling lock {requirements.parent}"
+    if not lock.exists():
+        raise FileNotFoundError(f"{lock} is missing: run `{command}`")
+    if _LOCK_HEADER + _digest(requirements) not in lock.read_text():
+        raise ValueError(f"{lock} was made from another {requirements.name}: run `{command}`")
+    return lock
+
+
+def lock_text(requirements: Path) -> str:
+    """Every wheel the Lambda bundle would install, pinned with its sha256 (asks PyPI via pip)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        command = [
+            sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
+            "--disable-pip-version-check", "--report", str(report), "--only-binary=:all:",
+            *(arg for platform in LAMBDA_PLATFORMS for arg in ("--platform", platform)),
+            "--python-version", LAMBDA_PYTHON_VERSION, "--implementation", "cp", "-r", str(requirements),
+        ]  # fmt: skip
+        subprocess.run(command, check=True)
+        installs = json.loads(report.read_text())["install"]
+    lines = [
+        f"# The {requirements.parent.name} Lambda's wheels for Python {LAMBDA_PYTHON_VERSION} (manylinux "
+        "x86_64), pinned with their sha256; stacks/bundling.py installs them with --require-hashes.",
+        f"# Made by `python -m stacks.bundling lock {requirements.parent.relative_to(REPO_ROOT)}`; "
+        "do not edit.",
+        _LOCK_HEADER + _digest(requirements),
+    ]
+    for item in sorted(installs, key=lambda i: i["metadata"]["name"].lower()):
+        sha = item["download_info"]["archive_info"]["hashes"]["sha256"]
+        lines.append(f"{item['metadata']['name']}=={item['metadata']['version']} \\\n    --hash=sha256:{sha}")
+    return "\n".join(lines) + "\n"
 
 
 def _remove_unused(root: Path) -> None:
@@ -190,3 +239,16 @@ def source_hash(packages: Sequence[Path]) -> str:
             digest.update(f"{package.name}/{path.relative_to(package).as_posix()}\0".encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m stacks.bundling lock DIR`: write DIR/requirements.lock from DIR/requirements.txt."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2 or args[0] != "lock":
+        raise SystemExit("usage: python -m stacks.bundling lock <package dir with requirements.txt>")
+    package_dir = Path(args[1]).resolve()
+    (package_dir / LOCK_NAME).write_text(lock_text(package_dir / "requirements.txt"))
+
+
+if __name__ == "__main__":
+    main()
