@@ -164,7 +164,9 @@ def _mfa_prompts(code: str | None) -> MfaPrompts | None:
             return given.pop()
         if not _interactive():
             raise SignInError("sign-in needs another authentication code: run this command in a terminal")
-        return input("Authentication code from your authenticator app: ")
+        # The prompt goes to stderr: stdout may be captured (`TOKEN=$(skinlesion token)`).
+        print("Authentication code from your authenticator app: ", end="", file=sys.stderr, flush=True)
+        return sys.stdin.readline().strip()
 
     return MfaPrompts(code=ask, show_secret=_show_totp_secret)
 

@@ -27,7 +27,7 @@ from skinlesion.client import SignInError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PASSTHROUGH = ("up", "train", "evaluate")
-OWN_PARSER = ("preflight", "smoke")  # commands whose module parses its own arguments
+OWN_PARSER = ("preflight", "smoke", "token")  # commands whose module parses its own arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("evaluate", help="evaluate a model on labelled images", add_help=False)
     sub.add_parser("preflight", help="check an AWS account before `cdk deploy`", add_help=False)
     sub.add_parser("smoke", help="prove a deployed (or the local) stack works", add_help=False)
+    sub.add_parser("token", help="sign in (SRP, MFA) and print an ID token for curl", add_help=False)
     predict_parser = sub.add_parser(
         "predict",
         help="classify images through the API",
@@ -217,6 +218,10 @@ def _own_parser(command: str, args: list[str]) -> int:
         from skinlesion import preflight  # loads the stack's modules: only when asked
 
         return preflight.main(args)
+    if command == "token":
+        from skinlesion import tokencmd
+
+        return tokencmd.main(args)
     from skinlesion import smoke
 
     return smoke.main(args)

@@ -2,9 +2,10 @@
 
 Sign-in uses boto3's `cognito-idp` client, unsigned (the sign-in calls need no AWS
 credentials): the same calls work against AWS and against the local stack's moto Cognito.
-With the pool id known it speaks SRP (USER_SRP_AUTH, skinlesion/srp.py: the password never
-leaves this process; the cloud app client allows nothing else), else USER_PASSWORD_AUTH
-(the local stack's scripts); then it answers NEW_PASSWORD_REQUIRED, SOFTWARE_TOKEN_MFA and
+Against AWS it speaks SRP (USER_SRP_AUTH, skinlesion/srp.py: the password never leaves
+this process; the cloud app client allows nothing else), against the local stack
+USER_PASSWORD_AUTH (moto checks a password but never an SRP proof); then it answers
+NEW_PASSWORD_REQUIRED, SOFTWARE_TOKEN_MFA and
 MFA_SETUP (TOTP enrolment). Refresh is GetTokensFromRefreshToken against AWS (the client
 rotates refresh tokens) and REFRESH_TOKEN_AUTH against moto. The API takes the resulting
 *ID* token as `Authorization: Bearer`.
@@ -62,8 +63,10 @@ def cognito_idp(endpoint: str, *, read_timeout_s: float = COGNITO_READ_TIMEOUT_S
         retries={"total_max_attempts": 2, "mode": "standard"},
     )
     region = aws.group(1) if aws else "us-east-1"  # any region suits an endpoint given by URL
+    # AWS's own endpoint is boto3's default for the region, which also honours boto3's endpoint
+    # settings (AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: a test or a proxy redirects it).
     return boto3.session.Session().client(
-        "cognito-idp", region_name=region, endpoint_url=endpoint, config=config
+        "cognito-idp", region_name=region, endpoint_url=None if aws else endpoint, config=config
     )
 
 
@@ -100,10 +103,15 @@ class MfaPrompts:
 class CognitoClient:
     """Sign-in (SRP or password, then challenges) and token refresh for one app client."""
 
-    def __init__(self, endpoint: str, client_id: str, *, pool_id: str | None = None) -> None:
+    def __init__(
+        self, endpoint: str, client_id: str, *, pool_id: str | None = None, srp: bool | None = None
+    ) -> None:
         self.endpoint = endpoint
         self.client_id = client_id
-        self.pool_id = pool_id  # known: sign in with SRP
+        self.pool_id = pool_id
+        # SRP against AWS (the cloud client allows nothing else); USER_PASSWORD_AUTH against the
+        # local stack, as its web page does: moto never checks an SRP proof, only a password.
+        self.srp = bool(pool_id) and (bool(_AWS_ENDPOINT.match(endpoint)) if srp is None else srp)
         self._idp = cognito_idp(endpoint)
 
     def sign_in(
@@ -118,7 +126,7 @@ class CognitoClient:
         from skinlesion.challenges import CHALLENGES as _CHALLENGES  # noqa: N811 (imports this module)
         from skinlesion.challenges import srp_sign_in
 
-        if self.pool_id:
+        if self.srp:
             body = srp_sign_in(self, username, password)
         else:
             body = self._call(

@@ -2,8 +2,9 @@
 
 The block is taken from docs/cli.md and run by bash unchanged: `aws cloudformation
 describe-stacks` reads outputs from a moto CloudFormation stack that points at the local
-stack, `aws cognito-idp initiate-auth` signs in to the local Cognito, and curl posts the
-image to the local API. Only the AWS CLI's endpoints are redirected, by environment.
+stack, `skinlesion token` signs in to the local Cognito (SRP, the flow the cloud client
+allows; moto does not check the proof), and curl posts the image to the local API. Only the
+AWS endpoints are redirected, by environment.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import boto3
@@ -72,7 +74,9 @@ def test_recipe_runs_as_written_against_the_local_stack(
         TemplateBody=json.dumps({
             "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
             "Outputs": {"ApiUrl": {"Value": local_stack["apiUrl"]},
-                        "UserPoolClientId": {"Value": local_stack["userPoolClientId"]}},
+                        "UserPoolClientId": {"Value": local_stack["userPoolClientId"]},
+                        "UserPoolId": {"Value": local_stack["userPoolId"]},
+                        "Region": {"Value": "us-east-1"}},
         }),
     )  # fmt: skip
     env = {
@@ -83,6 +87,9 @@ def test_recipe_runs_as_written_against_the_local_stack(
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+        # `skinlesion token` as installed in this environment; its token cache out of the way
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "SKINLESION_CACHE_DIR": str(tmp_path / "cache"),
     }
     # WHEN the recipe runs as written, answering its two prompts
     done = subprocess.run(["bash", "-euo", "pipefail", "-c", recipe()], cwd=lesion_jpg.parent, env=env,

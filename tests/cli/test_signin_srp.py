@@ -56,7 +56,9 @@ def local_pool():
 
 
 def test_srp_signs_in_to_the_local_stacks_cognito_without_sending_the_password(local_pool) -> None:
-    client = CognitoClient(local_pool.endpoint, local_pool.client_id, pool_id=local_pool.pool_id)
+    # moto speaks USER_SRP_AUTH but does not check the proof: the math is held to the vectors above.
+    # srp=True: against a local endpoint the CLI would use USER_PASSWORD_AUTH, as the web page does
+    client = CognitoClient(local_pool.endpoint, local_pool.client_id, pool_id=local_pool.pool_id, srp=True)
     sent: list[bytes] = []
     client._idp.meta.events.register(
         "before-send.cognito-idp.*", lambda request, **_: sent.append(request.body)
@@ -183,6 +185,12 @@ def test_mfa_without_a_way_to_ask_fails_with_what_to_pass() -> None:
     )
     with stub, pytest.raises(SignInError, match="--mfa-code"):
         client.sign_in("ana@example.org", "a password", mfa=None)
+
+
+def test_the_cli_speaks_srp_to_aws_and_password_auth_to_the_local_stack(local_pool) -> None:
+    assert CognitoClient(AWS, "c", pool_id=POOL).srp is True
+    assert CognitoClient(local_pool.endpoint, "c", pool_id=local_pool.pool_id).srp is False
+    assert CognitoClient(AWS, "c").srp is False  # no pool id: SRP cannot be computed
 
 
 def test_a_malformed_code_is_refused_before_cognito_sees_it() -> None:
