@@ -35,20 +35,6 @@ TERMINAL = ("Completed", "Failed", "Stopped")
 METADATA_NAME = "metadata.json"
 
 
-def add_arguments(g: argparse._ArgumentGroup) -> None:
-    g.add_argument("--model", metavar="NAME", help="SageMaker model (default: the stack's BatchModelName)")
-    g.add_argument("--output-s3", metavar="S3URI", help="where the job writes (default: the stack's)")
-    g.add_argument("--instance-type", default="ml.m5.xlarge", help="default: %(default)s")
-    g.add_argument("--instance-count", type=int, default=1, help="default: %(default)s")
-    g.add_argument("--max-payload", type=int, default=6, metavar="MB", help="largest image (default: 6)")
-    g.add_argument("--max-concurrent", type=int, default=4, help="requests per instance (default: 4)")
-    g.add_argument("--job-name", help="default: skinlesion-batch-<UTC time>")
-    g.add_argument("--attach", metavar="JOB", help="join an existing job's output instead of starting one")
-    g.add_argument("--image-seconds", type=float, default=0.05, help="assumed instance-seconds per image")
-    g.add_argument("--yes", action="store_true", help="start without asking")
-    g.add_argument("--poll", type=float, default=30.0, metavar="S", help=argparse.SUPPRESS)
-
-
 def run_cloud(a: argparse.Namespace, fmt: str, err: TextIO, *, session: Any = None) -> int:
     """Plan, confirm, run (or attach to) the job, join its output, write rows, print the summary."""
     if session is None:
