@@ -20,7 +20,7 @@ from stacks.constructs.model_source import ModelArtifact
 from stacks.constructs.retention import service_log_group
 from stacks.constructs.sagemaker_image import inference_image_uri
 from stacks.constructs.sagemaker_roles import put_metric_data
-from stacks.constructs.storage import logs_key
+from stacks.constructs.storage import log_writes, logs_key
 from stacks.nag import acknowledge
 
 VARIANT_NAME = "AllTraffic"
@@ -130,17 +130,7 @@ class InferenceEndpoint(Construct):
         role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
         log_group_name = f"/aws/sagemaker/Endpoints/{settings.name}"
         log_group = f"arn:{Aws.PARTITION}:logs:{region}:{Aws.ACCOUNT_ID}:log-group:{log_group_name}"
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "logs:CreateLogGroup",
-                    "logs:CreateLogStream",
-                    "logs:PutLogEvents",
-                    "logs:DescribeLogStreams",
-                ],
-                resources=[log_group, f"{log_group}:log-stream:*"],
-            )
-        )
+        role.add_to_policy(log_writes([log_group]))
         role.add_to_policy(put_metric_data())  # the CreateModel minimum (sagemaker_roles.py)
         acknowledge(
             role,

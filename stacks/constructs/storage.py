@@ -42,6 +42,19 @@ def log_group(scope: Construct, id_: str, *, retention: logs.RetentionDays, encr
     )
 
 
+def log_writes(group_arns: list[str]) -> iam.PolicyStatement:
+    """What a SageMaker role needs to write its job or endpoint logs to these log groups."""
+    return iam.PolicyStatement(
+        actions=[
+            "logs:CreateLogGroup",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "logs:DescribeLogStreams",
+        ],
+        resources=group_arns + [f"{arn}:log-stream:*" for arn in group_arns],
+    )
+
+
 def logs_key(scope: Construct) -> kms.Key:
     """The stack's customer-managed key for its log groups (created on first use, then shared).
 

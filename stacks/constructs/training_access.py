@@ -22,6 +22,7 @@ from constructs import Construct
 from stacks.constructs.dataset import IMPORT_INSTANCE_TYPE, SourceBundle
 from stacks.constructs.sagemaker_image import training_image_uri
 from stacks.constructs.sagemaker_roles import put_metric_data
+from stacks.constructs.storage import log_writes
 from stacks.nag import acknowledge, acknowledge_findings, arn_finding
 
 LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/ProcessingJobs")
@@ -95,18 +96,7 @@ def sagemaker_execution_role(
         arn = f"arn:{Aws.PARTITION}:s3:::{name}"
         role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{arn}/{prefix}*"]))
         role.add_to_policy(list_prefixes(arn, [prefix]))
-    groups = job_log_group_arns()
-    role.add_to_policy(
-        iam.PolicyStatement(
-            actions=[
-                "logs:CreateLogGroup",
-                "logs:CreateLogStream",
-                "logs:PutLogEvents",
-                "logs:DescribeLogStreams",
-            ],
-            resources=groups + [f"{g}:log-stream:*" for g in groups],
-        )
-    )
+    role.add_to_policy(log_writes(job_log_group_arns()))
     _acknowledge_execution_role(role, bucket, dataset_uri, dataset_prefix)
     return role
 
