@@ -1,7 +1,8 @@
 """Write the deployable artifact: SavedModel + inference.py + metadata + report, and its tarball.
 
 Layout (DESIGN.md): model/1/ (SavedModel, serving_default: image_bytes tf.string [None]
--> probabilities float32 [None, 2]), code/inference.py, metadata.json, report/.
+-> probabilities float32 [None, 2], plus lesion_score float32 [None] when a guard is given),
+code/inference.py, metadata.json (with "guard": its threshold), report/.
 
 The SavedModel is written with keras.export.ExportArchive. Wrapping a Keras 3 model
 in tf.saved_model.save loads in eager Python but fails in TF Serving's session-based
@@ -20,6 +21,8 @@ import tarfile
 import keras
 import tensorflow as tf
 
+from lesion_model.guard import OUTPUT_KEY as GUARD_OUTPUT_KEY
+from lesion_model.guard import LesionGuard, feature_parts, serving_model
 from lesion_model.preprocess import decode_and_resize
 
 MODEL_NAME = "model"
@@ -30,8 +33,16 @@ OUTPUT_KEY = "probabilities"
 INFERENCE_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "inference.py")
 
 
-def export_saved_model(model: keras.Model, image_size: int, path: str) -> None:
-    """Export `model` (one logit per image) behind a bytes-in, probabilities-out signature."""
+def export_saved_model(
+    model: keras.Model, image_size: int, path: str, guard: LesionGuard | None = None
+) -> None:
+    """Export `model` (one logit per image) behind a bytes-in, probabilities-out signature.
+
+    With `guard`, the signature also returns `lesion_score` [None]: the guard reads the model's
+    own pooled features (one functional model computes logit and features in one pass) and its
+    parameters are constants of the graph, so the session loader needs nothing else.
+    """
+    extractor = serving_model(model) if guard is not None else None
 
     def serve(image_bytes):
         images = tf.map_fn(
@@ -39,25 +50,45 @@ def export_saved_model(model: keras.Model, image_size: int, path: str) -> None:
             image_bytes,
             fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.float32),
         )
-        logits = tf.cast(model(images, training=False), tf.float32)
-        p_malignant = tf.reshape(tf.sigmoid(logits), [-1])
-        return {OUTPUT_KEY: tf.stack([1.0 - p_malignant, p_malignant], axis=1)}
+        if extractor is None:
+            logits = model(images, training=False)
+        else:
+            outputs = extractor(images, training=False)
+            logits = outputs["logit"]
+        p_malignant = tf.reshape(tf.sigmoid(tf.cast(logits, tf.float32)), [-1])
+        result = {OUTPUT_KEY: tf.stack([1.0 - p_malignant, p_malignant], axis=1)}
+        if extractor is not None:
+            result[GUARD_OUTPUT_KEY] = tf.reshape(guard.tf_score(feature_parts(outputs, images)), [-1])
+        return result
 
     archive = keras.export.ExportArchive()
-    archive.track(model)
+    archive.track(model if extractor is None else extractor)
     archive.add_endpoint(
         name=SIGNATURE, fn=serve, input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_KEY)]
     )
     archive.write_out(path, verbose=False)
 
 
-def write_artifact_dir(model: keras.Model, image_size: int, out_dir: str, metadata: dict, report_dir=None):
-    """Lay the artifact out in `out_dir` (SageMaker tars SM_MODEL_DIR itself)."""
+def write_artifact_dir(
+    model: keras.Model,
+    image_size: int,
+    out_dir: str,
+    metadata: dict,
+    report_dir=None,
+    guard: LesionGuard | None = None,
+):
+    """Lay the artifact out in `out_dir` (SageMaker tars SM_MODEL_DIR itself).
+
+    With `guard`, the SavedModel gains `lesion_score` and metadata.json a "guard" entry
+    (`guard.metadata()`, unless the caller already put one there).
+    """
+    if guard is not None and "guard" not in metadata:
+        metadata = {**metadata, "guard": guard.metadata()}
     os.makedirs(out_dir, exist_ok=True)
     saved_model = os.path.join(out_dir, MODEL_NAME, MODEL_VERSION_DIR)
     if os.path.exists(saved_model):
         shutil.rmtree(saved_model)
-    export_saved_model(model, image_size, saved_model)
+    export_saved_model(model, image_size, saved_model, guard)
     os.makedirs(os.path.join(out_dir, "code"), exist_ok=True)
     shutil.copyfile(INFERENCE_SCRIPT, os.path.join(out_dir, "code", "inference.py"))
     with open(os.path.join(out_dir, "metadata.json"), "w") as f:

@@ -1,0 +1,111 @@
+"""Model latency with and without the not-a-lesion guard (issue 14 goal: at most +10 %).
+
+The same MobileNetV2-0.35 (224 px) is exported twice, once as before (probabilities only) and
+once with the guard (probabilities + lesion_score, guard fitted on generated images: latency
+does not depend on the weights' or the guard's values). Each export runs in a fresh process
+through the TF1 session loader (TF Serving's path), one 224 px JPEG per call, batch 1, fetching
+every output of the signature; rounds alternate between the two and the best round counts.
+    .venv/bin/python bench/guard_latency.py [--calls 100] [--rounds 3]
+Needs no ../shared data (the JPEG is tests/data's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+from model_common import REPO, machine
+
+WORK = os.path.join(REPO, ".work", "bench-guard")
+IMAGE = os.path.join(REPO, "tests", "data", "ISIC_0024400_melanoma.jpg")
+
+
+def child(saved_model: str, image_path: str, calls: int) -> None:
+    """Fresh interpreter: load like TF Serving, warm up, time single-image calls; print JSON."""
+    import numpy as np
+    import tensorflow as tf
+
+    with open(image_path, "rb") as f:
+        blob = f.read()
+    sess = tf.compat.v1.Session(graph=tf.Graph())
+    meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], saved_model)
+    sig = meta.signature_def["serving_default"]
+    feed = sig.inputs["image_bytes"].name
+    fetches = [sig.outputs[k].name for k in sorted(sig.outputs)]
+    for _ in range(10):
+        sess.run(fetches, {feed: [blob]})
+    times = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        sess.run(fetches, {feed: [blob]})
+        times.append(1000 * (time.perf_counter() - t))
+    p50, p95 = np.percentile(times, [50, 95])
+    print(
+        json.dumps(
+            {"outputs": sorted(sig.outputs), "p50_ms": p50, "p95_ms": p95, "mean_ms": float(np.mean(times))}
+        )
+    )
+
+
+def prepare() -> dict[str, str]:
+    import keras
+    import numpy as np
+    from lesion_model.architectures import make_model
+    from lesion_model.export import export_saved_model
+    from lesion_model.guard import fit_guard
+
+    keras.utils.set_random_seed(0)
+    model = make_model("mobilenet_v2", 224, None)
+    rng = np.random.default_rng(0)
+    images = np.clip(rng.normal(150, 40, (160, 224, 224, 3)), 0, 255).astype(np.float32)
+    guard = fit_guard(model, images[:120], images[120:])
+    paths = {
+        "without guard": os.path.join(WORK, "plain", "1"),
+        "with guard": os.path.join(WORK, "guard", "1"),
+    }
+    export_saved_model(model, 224, paths["without guard"])
+    export_saved_model(model, 224, paths["with guard"], guard)
+    return paths
+
+
+def measure(saved_model: str, calls: int) -> dict:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    cmd = [sys.executable, __file__, "--child", saved_model, IMAGE, "--calls", str(calls)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--calls", type=int, default=100)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--child", nargs=2, metavar=("SAVED_MODEL", "IMAGE"))
+    args = p.parse_args()
+    if args.child:
+        child(*args.child, args.calls)
+        return 0
+    paths = prepare()
+    best: dict[str, dict] = {}
+    for _ in range(args.rounds):
+        for name, path in paths.items():
+            result = measure(path, args.calls)
+            if name not in best or result["p50_ms"] < best[name]["p50_ms"]:
+                best[name] = result
+    print(f"Machine: {machine()}")
+    print(
+        f"One 224 px JPEG ({os.path.basename(IMAGE)}), batch 1, session loader, best of {args.rounds} rounds"
+    )
+    print("| export | outputs | warm p50 ms | warm p95 ms |\n| --- | --- | ---: | ---: |")
+    for name, r in best.items():
+        print(f"| {name} | {', '.join(r['outputs'])} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} |")
+    ratio = best["with guard"]["p50_ms"] / best["without guard"]["p50_ms"]
+    print(f"p50 with / without guard: {ratio:.3f} (goal <= 1.10: {'met' if ratio <= 1.10 else 'NOT met'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
