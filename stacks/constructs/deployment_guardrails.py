@@ -20,6 +20,16 @@ MAX_EXECUTION_S = 28_800  # SageMaker's cap on MaximumExecutionTimeoutInSeconds 
 FLEET_START_MARGIN_S = 3_600  # starting the green fleet and loading the model, before any baking
 
 
+def canary_instances(settings: EndpointSettings) -> int:
+    """canaryPercent of minInstances, rounded down, at least one instance.
+
+    SageMaker wants the canary at most half the fleet. The fleet never has fewer than
+    minInstances (autoscaling's floor) and canaryPercent is at most 50, so this count is
+    valid at any fleet size; a percentage of a small fleet would need rounding.
+    """
+    return max(1, settings.min_instances * settings.canary_percent // 100)
+
+
 def deployment_config(settings: EndpointSettings, alarm_names: Sequence[str]) -> Cfn.DeploymentConfigProperty:
     """Canary when the endpoint has two instances or more, else all at once; both bake and roll back."""
     if not 1 <= len(alarm_names) <= 10:
@@ -28,7 +38,7 @@ def deployment_config(settings: EndpointSettings, alarm_names: Sequence[str]) ->
     if settings.canary:
         routing = Cfn.TrafficRoutingConfigProperty(
             type="CANARY",
-            canary_size=Cfn.CapacitySizeProperty(type="CAPACITY_PERCENT", value=settings.canary_percent),
+            canary_size=Cfn.CapacitySizeProperty(type="INSTANCE_COUNT", value=canary_instances(settings)),
             wait_interval_in_seconds=bake_s,
         )
         steps = 2  # the canary, then the rest

@@ -371,7 +371,7 @@ def test_two_instances_get_a_canary_of_the_configured_size_and_bake(tuned):
 
     assert policy["TrafficRoutingConfiguration"] == {
         "Type": "CANARY",
-        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 20},
+        "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1},  # 20 % of 2, rounded down, at least 1
         "WaitIntervalInSeconds": 300,
     }
     assert policy["TerminationWaitInSeconds"] == 120
@@ -481,3 +481,20 @@ def test_the_api_stage_and_the_lambda_are_traced_with_xray(template):
 
     assert stage["Properties"]["TracingEnabled"] is True
     assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
+
+
+@pytest.mark.parametrize(
+    ("min_instances", "percent", "canary"),
+    [(2, 25, 1), (2, 50, 1), (4, 50, 2), (10, 25, 2), (10, 1, 1), (3, 50, 1)],
+)
+def test_the_canary_is_at_most_half_of_the_smallest_fleet_and_at_least_one_instance(
+    min_instances, percent, canary
+):
+    from stacks.config import EndpointSettings
+    from stacks.constructs.deployment_guardrails import canary_instances
+
+    settings = EndpointSettings(
+        instance_count=min_instances, min_instances=min_instances, max_instances=20, canary_percent=percent
+    )
+    assert canary_instances(settings) == canary
+    assert canary_instances(settings) <= min_instances / 2
