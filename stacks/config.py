@@ -156,8 +156,8 @@ class EndpointSettings:
     serverless_memory_mb: int = 2048
     serverless_max_concurrency: int = 5
     # Model updates on a real-time endpoint (docs/operations.md): blue/green; with two or more
-    # instances a canary of this share of the new fleet first; each traffic step bakes this long
-    # with the endpoint alarms watched; the old fleet stays this much longer before it goes.
+    # instances a canary first (this share of minInstances, at least one); each traffic step bakes
+    # this long with the endpoint alarms watched; the old fleet stays this much longer before it goes.
     canary_percent: int = 25
     baking_minutes: int = 10
     termination_wait_minutes: int = 0
