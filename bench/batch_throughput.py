@@ -1,6 +1,6 @@
 """`skinlesion batch` local mode: images per second with 1 worker (one sequential client) vs 4.
 
-    nice -n 15 .venv/bin/python bench/batch_throughput.py [--images 200] [--rounds 2]
+    nice -n 15 .venv/bin/python bench/batch_throughput.py [--images 200] [--rounds 2] [--workers 1,4,8]
         [--stack-file .local/stack.json]   # a running local stack; default: start a fresh one
 
 The same images (isic-dev JPEGs from ../shared when present, else tests/data's three
@@ -98,6 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", default="1,4", help="worker counts to compare (1 and 4 always run)")
     parser.add_argument("--stack-file", type=Path, help="a running local stack (default: start one)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="batch-bench-"))
@@ -114,10 +115,11 @@ def main() -> None:
         scorer = Scorer(work / "images", target.api_url, tokens)
         load_before = os.getloadavg()[0]
         one_run(scorer, files[:20], 4, work / "warm.csv")  # warm: sign-in, connections, the model
-        rates: dict[int, list[float]] = {1: [], 4: []}
-        client_ms: dict[int, list[float]] = {1: [], 4: []}
+        counts = sorted({1, 4, *(int(n) for n in args.workers.split(","))})
+        rates: dict[int, list[float]] = {n: [] for n in counts}
+        client_ms: dict[int, list[float]] = {n: [] for n in counts}
         for _ in range(args.rounds):
-            for workers in (1, 4):
+            for workers in counts:
                 seconds, cpu, errors = one_run(scorer, files, workers, work / f"w{workers}.csv")
                 client_ms[workers].append(1000 * cpu / len(files))
                 if errors:
