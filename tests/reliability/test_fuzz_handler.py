@@ -31,6 +31,7 @@ CONTEXT = SimpleNamespace(
     memory_limit_in_mb=512,
     invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:predict-api-fuzz",
     aws_request_id="fuzz-request",
+    get_remaining_time_in_millis=lambda: 25_000,  # a fresh invocation of the stack's 25 s function
 )
 
 
