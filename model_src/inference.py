@@ -10,6 +10,19 @@ Requests:
   application/json {"instances": [{"b64": "..."}, ...]}  a batch -> {"predictions": [[...], ...]}
 WebP is not decoded by the graph: the predict Lambda re-encodes it to JPEG first.
 
+The not-a-lesion guard (an extension the original clients never see): a SavedModel with the
+guard also returns `lesion_score` (float in [0, 1], high = looks like a dermoscopic lesion
+image; metadata.json["guard"]["threshold"] is where the API starts refusing). A request asks
+for it with either
+  CustomAttributes "lesion-score=true"  (header X-Amzn-SageMaker-Custom-Attributes; a comma-
+      separated key=value list, other keys are ignored), or
+  Accept "application/vnd.skinlesion+json".
+Then one image answers {"probabilities": [p_benign, p_malignant], "lesion_score": s}, with
+Content-Type application/vnd.skinlesion+json when asked through Accept, else application/json;
+a JSON batch answers {"predictions": [[...], ...], "lesion_scores": [s, ...]}. An artifact
+without the guard answers "lesion_score": null (and nulls in "lesion_scores"): do not refuse then.
+Without the extension the answers above stay exactly as they were, for old and new artifacts.
+
 Errors: a bad request raises an error carrying a 4xx status. Inside the container that
 is a falcon.HTTPError (the 2.20 container re-raises it with its status; older ones turn
 every exception into a 500); elsewhere (the local model server, tests) it is
@@ -22,6 +35,10 @@ import json
 
 ONE_IMAGE_TYPES = ("application/x-image", "image/jpeg", "image/png")
 JSON_TYPE = "application/json"
+LESION_SCORE_TYPE = "application/vnd.skinlesion+json"
+LESION_SCORE_ATTRIBUTE = "lesion-score"
+PROBABILITIES = "probabilities"
+LESION_SCORE = "lesion_score"
 
 try:  # present in the SageMaker TF Serving container, not needed anywhere else
     import falcon
@@ -89,7 +106,10 @@ def _json_instances(body):
 
 
 def output_handler(response, context):
-    """Shape TF Serving's answer: one image -> [p_benign, p_malignant]; JSON batch -> predictions."""
+    """Shape TF Serving's answer: one image -> [p_benign, p_malignant]; JSON batch -> predictions.
+
+    With the guard extension (see the module docstring) the lesion score comes along.
+    """
     # The 2.19 container hands non-200 answers to this function; 2.20 raises before it.
     if response.status_code != 200:
         message = response.content.decode("utf-8", "replace")
@@ -97,7 +117,47 @@ def output_handler(response, context):
         if status == 400:
             message = f"the image could not be decoded or scored: {message}"
         raise _client_error(status, message) if status < 500 else RuntimeError(message)
-    predictions = json.loads(response.content)["predictions"]
+    probabilities, scores = _split_predictions(json.loads(response.content)["predictions"])
+    extension = _accepts_lesion_score(context.accept_header)
+    wanted = extension or _asks_lesion_score(context.custom_attributes)
     if _media_type(context.request_content_type) == JSON_TYPE:
-        return json.dumps({"predictions": predictions}), JSON_TYPE
-    return json.dumps(predictions[0]), JSON_TYPE
+        body = {"predictions": probabilities}
+        if wanted:
+            body["lesion_scores"] = scores
+        return json.dumps(body), LESION_SCORE_TYPE if extension else JSON_TYPE
+    if wanted:
+        body = {PROBABILITIES: probabilities[0], LESION_SCORE: scores[0]}
+        return json.dumps(body), LESION_SCORE_TYPE if extension else JSON_TYPE
+    return json.dumps(probabilities[0]), JSON_TYPE
+
+
+def _split_predictions(predictions):
+    """TF Serving's rows -> (probabilities per image, lesion score per image or None).
+
+    One output (an artifact without the guard) gives rows [p_benign, p_malignant]; several
+    give rows {"probabilities": [...], "lesion_score": s}.
+    """
+    probabilities, scores = [], []
+    for row in predictions:
+        if isinstance(row, dict):
+            probabilities.append(row[PROBABILITIES])
+            score = row.get(LESION_SCORE)
+            scores.append(float(score) if isinstance(score, (int, float)) else None)
+        else:
+            probabilities.append(row)
+            scores.append(None)
+    return probabilities, scores
+
+
+def _asks_lesion_score(custom_attributes):
+    """CustomAttributes such as "tfs-model-name=model,lesion-score=true"."""
+    for item in (custom_attributes or "").replace(";", ",").split(","):
+        key, _, value = item.partition("=")
+        if key.strip().lower() == LESION_SCORE_ATTRIBUTE and value.strip().lower() in ("true", "1", "yes"):
+            return True
+    return False
+
+
+def _accepts_lesion_score(accept_header):
+    """Accept names the extension's media type (alone or in a list)."""
+    return any(_media_type(part) == LESION_SCORE_TYPE for part in (accept_header or "").split(","))

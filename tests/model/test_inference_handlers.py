@@ -144,3 +144,84 @@ def test_inside_the_container_errors_are_falcon_http_errors_with_the_status(monk
     finally:
         monkeypatch.delitem(sys.modules, "falcon")
         importlib.reload(inference)
+
+
+# ----------------------------------------------------------------------------- the guard extension
+def guard_context(cls=Context220, content_type="application/x-image", accept="application/json", attrs=None):
+    return make_context(cls, content_type)._replace(accept_header=accept, custom_attributes=attrs)
+
+
+def tfs_rows(rows) -> FakeResponse:
+    return FakeResponse(200, json.dumps({"predictions": rows}).encode())
+
+
+GUARDED_ROW = {"probabilities": [0.3, 0.7], "lesion_score": 0.84}
+
+
+@pytest.mark.parametrize("context_cls", CONTEXTS)
+def test_default_answer_stays_the_pair_for_a_guarded_artifact(context_cls):
+    body, out_type = inference.output_handler(tfs_rows([GUARDED_ROW]), guard_context(context_cls))
+    assert json.loads(body) == [0.3, 0.7] and out_type == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("attrs", "accept", "out_type"),
+    [
+        ("lesion-score=true", "application/json", "application/json"),
+        ("tfs-model-name=model, Lesion-Score=TRUE", None, "application/json"),
+        ("tfs-method=predict;lesion-score=1", "*/*", "application/json"),
+        (None, "application/vnd.skinlesion+json", "application/vnd.skinlesion+json"),
+        (None, "application/json;q=0.5, application/vnd.skinlesion+json", "application/vnd.skinlesion+json"),
+    ],
+)
+def test_extension_returns_probabilities_and_lesion_score(attrs, accept, out_type):
+    ctx = guard_context(accept=accept, attrs=attrs)
+    body, got_type = inference.output_handler(tfs_rows([GUARDED_ROW]), ctx)
+    assert json.loads(body) == {"probabilities": [0.3, 0.7], "lesion_score": 0.84}
+    assert got_type == out_type
+
+
+@pytest.mark.parametrize("attrs", ["lesion-score=false", "lesion-score", "no-lesion-score=true", "", None])
+def test_other_custom_attributes_leave_the_answer_alone(attrs):
+    body, _ = inference.output_handler(tfs_rows([GUARDED_ROW]), guard_context(attrs=attrs))
+    assert json.loads(body) == [0.3, 0.7]
+
+
+def test_old_artifact_without_the_guard_answers_null_lesion_score():
+    ctx = guard_context(attrs="lesion-score=true")
+    body, _ = inference.output_handler(tfs_rows([[0.6, 0.4]]), ctx)
+    assert json.loads(body) == {"probabilities": [0.6, 0.4], "lesion_score": None}
+    body, _ = inference.output_handler(tfs_rows([[0.6, 0.4]]), guard_context())
+    assert json.loads(body) == [0.6, 0.4]
+
+
+def test_json_batch_with_the_extension_adds_lesion_scores_in_order():
+    rows = [GUARDED_ROW, {"probabilities": [0.9, 0.1], "lesion_score": 0.02}]
+    ctx = guard_context(content_type="application/json", attrs="lesion-score=true")
+    body, _ = inference.output_handler(tfs_rows(rows), ctx)
+    assert json.loads(body) == {"predictions": [[0.3, 0.7], [0.9, 0.1]], "lesion_scores": [0.84, 0.02]}
+    body, _ = inference.output_handler(tfs_rows(rows), guard_context(content_type="application/json"))
+    assert json.loads(body) == {"predictions": [[0.3, 0.7], [0.9, 0.1]]}
+
+
+def test_extension_end_to_end_through_a_guarded_savedmodel(tmp_path):
+    """input_handler -> the real guarded graph, answering as TF Serving does for two outputs
+    (row format: one object per instance) -> output_handler."""
+    from .test_guard import guarded_artifact, not_a_lesion
+
+    served = ServingSession(guarded_artifact(tmp_path)["saved_model"])
+    names = served.names
+    rng = np.random.default_rng(1)
+    for image, passes in ((lesion_image(True, rng), True), (not_a_lesion(rng, 0), False)):
+        ctx = guard_context(attrs="lesion-score=true")
+        request = json.loads(inference.input_handler(io.BytesIO(image), ctx))
+        blobs = [base64.b64decode(item["b64"]) for item in request["instances"]]
+        probabilities, scores = served.session.run(
+            [names["probabilities"], names["lesion_score"]], {names["image_bytes"]: blobs}
+        )
+        pairs = zip(probabilities.tolist(), scores.tolist(), strict=True)
+        rows = [{"probabilities": p, "lesion_score": s} for p, s in pairs]
+        body, _ = inference.output_handler(tfs_rows(rows), ctx)
+        answer = json.loads(body)
+        assert answer["probabilities"] == pytest.approx(probabilities[0].tolist(), abs=1e-6)
+        assert (answer["lesion_score"] >= 0.5) is passes
