@@ -17,7 +17,7 @@ from aws_cdk import Fn
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
-from predict_api import openapi
+from predict_api.openapi import document as openapi_document
 
 import lesion_contract as contract
 from stacks.config import ApiSettings
@@ -56,7 +56,7 @@ def gateway_answer(
             '"@ID@"', '"$context.requestId"'
         )
     elif route.path == contract.ROUTE_OPENAPI:
-        body = velocity_literal(json.dumps(openapi.document(), separators=(",", ":")))
+        body = velocity_literal(json.dumps(openapi_document(), separators=(",", ":")))
     else:
         raise ValueError(f"{route.method} {route.path} is not answered by the gateway")
     if len(body.encode()) > MAPPING_TEMPLATE_LIMIT_BYTES:
