@@ -38,7 +38,9 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any
     endpoint = InferenceEndpoint(
         stack, "Inference", model=model, settings=EndpointSettings(), region="us-east-1"
     )
-    BatchTransform(stack, "Batch", endpoint=endpoint, bucket=storage.artifacts_bucket)
+    BatchTransform(
+        stack, "Batch", endpoint=endpoint, model=model, bucket=storage.artifacts_bucket, region="us-east-1"
+    )
     add_nag_checks(app, hipaa=True)  # the stack's own wiring of both packs
     try:
         app.synth()
@@ -48,45 +50,50 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any
     return template, json.loads((outdir / "validation-report.json").read_text())
 
 
-def _batch_policy(template: dict[str, Any]) -> dict[str, Any]:
-    policies = [
-        r
-        for k, r in template["Resources"].items()
-        if r["Type"] == "AWS::IAM::Policy" and k.startswith("Batch")
+def _models(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::SageMaker::Model"}
+
+
+def _policy_of(template: dict[str, Any], role_prefix: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy" and role_prefix in json.dumps(r["Properties"]["Roles"])
+        for statement in r["Properties"]["PolicyDocument"]["Statement"]
     ]
-    assert len(policies) == 1
-    return policies[0]["Properties"]
 
 
 def test_stack_outputs_are_what_the_cli_reads(synthesized) -> None:
-    outputs = synthesized[0]["Outputs"]
+    template = synthesized[0]
+    outputs = template["Outputs"]
     for key in (batch_cloud_plan.OUTPUT_MODEL, batch_cloud_plan.OUTPUT_OUTPUT_URI, "BatchInputUri"):
         assert key in outputs
-    model = next(k for k, r in synthesized[0]["Resources"].items() if r["Type"] == "AWS::SageMaker::Model")
-    assert outputs["BatchModelName"]["Value"] == {"Fn::GetAtt": [model, "ModelName"]}  # the endpoint's model
+    batch_model = next(k for k in _models(template) if k.startswith("Batch"))
+    assert outputs["BatchModelName"]["Value"] == {"Fn::GetAtt": [batch_model, "ModelName"]}
     assert "batch/output/" in json.dumps(outputs["BatchOutputUri"]["Value"])
 
 
+def test_the_batch_model_runs_the_endpoints_container_with_its_own_role(synthesized) -> None:
+    models = _models(synthesized[0])
+    (endpoint,) = [m for k, m in models.items() if k.startswith("Inference")]
+    (batch,) = [m for k, m in models.items() if k.startswith("Batch")]
+    assert batch["Properties"]["PrimaryContainer"] == endpoint["Properties"]["PrimaryContainer"]
+    roles = {m["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0] for m in (endpoint, batch)}
+    assert len(roles) == 2
+
+
 def test_role_reads_only_the_input_prefix_and_writes_only_the_output_prefix(synthesized) -> None:
-    policy = _batch_policy(synthesized[0])
-    statements = {
-        tuple(sorted(s["Action"])) if isinstance(s["Action"], list) else (s["Action"],): s
-        for s in policy["PolicyDocument"]["Statement"]
-    }
-    text = json.dumps
-    assert text(statements[("s3:GetObject",)]["Resource"]).count("/batch/input/*") == 1
-    assert (
-        text(statements[("s3:AbortMultipartUpload", "s3:PutObject")]["Resource"]).count("/batch/output/*")
-        == 1
-    )
-    assert statements[("s3:ListBucket",)]["Condition"] == {"StringLike": {"s3:prefix": ["batch/input/*"]}}
-    assert "*" not in [statements[k]["Resource"] for k in statements]
-    roles = policy["Roles"]
-    endpoint_model = next(
-        r for r in synthesized[0]["Resources"].values() if r["Type"] == "AWS::SageMaker::Model"
-    )
-    assert [{"Ref": role["Ref"]} for role in roles] == roles
-    assert endpoint_model["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0] == roles[0]["Ref"]
+    statements = _policy_of(synthesized[0], "BatchRole")
+    by_action = {json.dumps(s["Action"]): s for s in statements}
+    reads = [s for s in statements if "s3:GetObject" in json.dumps(s["Action"])]
+    assert any(json.dumps(s["Resource"]).endswith('/batch/input/*"]]}') for s in reads)
+    assert any(json.dumps(s["Resource"]).endswith('/model.tar.gz"]]}') for s in reads) and len(reads) == 2
+    writes = by_action['["s3:PutObject", "s3:AbortMultipartUpload"]']
+    assert json.dumps(writes["Resource"]).endswith('/batch/output/*"]]}')
+    assert by_action['"s3:ListBucket"']["Condition"] == {"StringLike": {"s3:prefix": ["batch/input/*"]}}
+    assert not [s for s in statements if s["Resource"] == "*" and "s3:" in json.dumps(s["Action"])]
+    # AND the endpoint's role gets nothing of the batch prefixes
+    assert "batch/" not in json.dumps(_policy_of(synthesized[0], "InferenceExecutionRole"))
 
 
 @pytest.mark.parametrize("plugin", ["AwsSolutions", "HIPAA.Security"])
