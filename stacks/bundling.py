@@ -70,12 +70,9 @@ class PipPlatformBundling:
         return True
 
     def _dependencies(self) -> Path:
-        """The installed wheels, cached by the requirements' content: PyPI is asked once per change."""
+        """The installed wheels, cached by the lock's content: PyPI is asked once per change."""
         assert self._requirements is not None
-        key = hashlib.sha256(
-            self._requirements.read_bytes() + " ".join(LAMBDA_PLATFORMS + UNUSED_FILES).encode()
-        ).hexdigest()[:16]
-        cached = DEPS_CACHE / f"{LAMBDA_PYTHON_VERSION}-{key}"
+        cached = dependency_dir(self._requirements)
         if not cached.is_dir():
             staging = Path(tempfile.mkdtemp(prefix="deps-", dir=_ensure(DEPS_CACHE)))
             subprocess.run(self._pip_command(staging), check=True)
@@ -106,6 +103,12 @@ class PipPlatformBundling:
             "-t",
             str(out),
         ]
+
+
+def dependency_dir(lock: Path) -> Path:
+    """Where the wheels of `lock` are installed once (build/lambda-deps/<python>-<key>)."""
+    key = hashlib.sha256(lock.read_bytes() + " ".join(LAMBDA_PLATFORMS + UNUSED_FILES).encode()).hexdigest()
+    return DEPS_CACHE / f"{LAMBDA_PYTHON_VERSION}-{key[:16]}"
 
 
 LOCK_NAME = "requirements.lock"

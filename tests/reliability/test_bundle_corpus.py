@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import glob
-import hashlib
 import json
 import os
 import shutil
@@ -50,11 +49,9 @@ def bundle_dir() -> Path | None:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     from stacks import bundling
 
-    requirements = REPO / "lambda_src" / "predict_api" / "requirements.txt"
-    key = hashlib.sha256(
-        requirements.read_bytes() + " ".join(bundling.LAMBDA_PLATFORMS + bundling.UNUSED_FILES).encode()
-    ).hexdigest()[:16]
-    path = bundling.DEPS_CACHE / f"{bundling.LAMBDA_PYTHON_VERSION}-{key}"
+    path = bundling.dependency_dir(
+        bundling.checked_lock(REPO / "lambda_src" / "predict_api" / "requirements.txt")
+    )
     return path if path.is_dir() else None
 
 
