@@ -253,7 +253,8 @@ def calibrate_and_threshold(args, model, parts: dict[str, Part]) -> tuple[dict, 
 
     Returns (calibration facts, p_malignant per split after calibration).
     """
-    logits = {name: predict_logits(model, part.images, args.batch_size) for name, part in parts.items()}
+    scored = {name: part for name, part in parts.items() if name != "train"}  # train is not needed
+    logits = {name: predict_logits(model, part.images, args.batch_size) for name, part in scored.items()}
     val_labels = np.asarray(parts["val"].split.labels)
     ece_before = expected_calibration_error(val_labels, _sigmoid(logits["val"]))
     temperature = fit_temperature(val_labels, logits["val"])

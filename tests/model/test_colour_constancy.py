@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -50,11 +51,13 @@ def _predict(model, images):
 
 
 def test_a_colour_cast_image_and_its_corrected_version_get_the_same_prediction():
+    keras.utils.set_random_seed(1)  # a fixed initialisation: the margins below do not depend on luck
     model = make_model("seed", SIZE, weights="none", dropout=0.0, head="diagnosis", colour_constancy=True)
     x = np.stack([_image(0), _image(1), _image(2)])
     cast = x * CAST
     p, p_cast, p_corrected = (_predict(model, v) for v in (x, cast, shades_of_grey(cast).numpy()))
-    assert np.abs(p - p_cast).max() < 1e-3 and np.abs(p_corrected - p_cast).max() < 1e-3
+    assert np.abs(p_corrected - p_cast).max() < 1e-4  # the cast image and its corrected version
+    assert np.abs(p - p_cast).max() < 5e-3  # and the original (the p-norm's epsilon makes it inexact)
     # The same network without the layer does see the cast (so the check above is not vacuous).
     without = make_model("seed", SIZE, weights="none", dropout=0.0, head="diagnosis", colour_constancy=False)
     without.set_weights(model.get_weights())  # colour constancy has no weights: the same network
