@@ -1,4 +1,4 @@
-"""Fixtures for the CLI tests: an isolated token cache, an in-process moto Cognito, a stack file.
+"""Fixtures for the CLI tests: an isolated token cache, a moto Cognito (own process), a stack file.
 
 The running local stack comes from tests/conftest.py's `local_stack` (SKINLESION_STACK_JSON
 points it at a stack already started by hand).
@@ -7,12 +7,18 @@ points it at a stack already started by hand).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 import pytest
+import requests
+
+from skinlesion.local.httpbase import free_ports
 
 DEMO_USER = "researcher@example.com"
 DEMO_PASSWORD = "Corr3ct-Horse-Battery!"
@@ -39,14 +45,30 @@ class Cognito:
     password: str
 
 
+def _moto_server() -> tuple[subprocess.Popen, str]:
+    """moto's server in its own process: a `mock_aws()` elsewhere in this pytest process resets
+    moto's in-process backends, which an in-process ThreadedMotoServer would share."""
+    (port,) = free_ports(1)
+    endpoint = f"http://127.0.0.1:{port}/"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            requests.get(endpoint, timeout=1)
+            return process, endpoint
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    process.kill()
+    pytest.fail("moto's server did not start within 60 s")
+
+
 @pytest.fixture(scope="session")
 def moto_cognito() -> Iterator[Cognito]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}/"
+    server, endpoint = _moto_server()
     idp = boto3.client(
         "cognito-idp",
         endpoint_url=endpoint,
@@ -65,7 +87,8 @@ def moto_cognito() -> Iterator[Cognito]:
     try:
         yield Cognito(endpoint, pool, client, DEMO_USER, DEMO_PASSWORD)
     finally:
-        server.stop()
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @pytest.fixture
