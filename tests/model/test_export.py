@@ -113,3 +113,15 @@ def test_inference_container_tensorflow_2_20_answers_the_same(saved_model_dir, s
     answer = json.loads(result.stdout.strip().splitlines()[-1])
     assert answer["tf"].startswith("2.20.")
     np.testing.assert_allclose(answer["probabilities"], served(images), atol=1e-5)
+
+
+def test_train_py_artifact_carries_the_guard(trained_artifact, served, images):
+    """train.py fits the not-a-lesion guard by default: its threshold is in metadata.json and its
+    score is a second output of the signature, next to unchanged probabilities."""
+    guard = read_metadata(trained_artifact["package"])["guard"]
+    assert guard["output"] == "lesion_score" and guard["threshold"] == 0.5
+    assert 0.0 <= guard["validation"]["lesion_refusal_rate"] <= 0.2
+    names = served.names
+    assert "lesion_score" in names
+    scores = served.session.run(names["lesion_score"], {names["image_bytes"]: images})
+    assert scores.shape == (3,) and np.all((scores >= 0.0) & (scores <= 1.0))
