@@ -159,7 +159,7 @@ def evaluate_sets(score, threshold: float, data: str, hard_per_source: int, seed
             "classes": {
                 g: len({r[column] for r, gg in zip(rows, groups, strict=True) if gg == g}) for g in "AB"
             },
-            "lowest_passing": sorted(
+            "highest_scoring_passed": sorted(
                 ((float(s), r[column]) for s, r in zip(scores, rows, strict=True) if s >= threshold),
                 reverse=True,
             )[:10],
