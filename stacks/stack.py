@@ -78,7 +78,7 @@ class SkinLesionStack(Stack):
         self._destroy_cdk_handler_logs()
 
     def _model_artifact(self, config: AppConfig, storage: Storage) -> ModelArtifact:
-        """The one model seam: an existing S3 artifact, the bundled one, or (issue 7) training."""
+        """The one model seam: an existing S3 artifact, the bundled one, or training."""
         source = config.model
         if source.kind == "existing":
             assert source.model_data_url is not None  # kind "existing" guarantees it
@@ -87,7 +87,7 @@ class SkinLesionStack(Stack):
             return bundled_model(
                 self, "BundledModel", path=source.bundled_path, bucket=storage.artifacts_bucket
             )
-        # Issue 7: import ISIC data, train on SageMaker, gate on validation AUC (constructs/training.py).
+        # Import ISIC data, train on SageMaker, gate on validation AUC (constructs/training.py).
         self.training = Training(
             self,
             "Training",
