@@ -69,6 +69,7 @@ class Plan:
     stack_id: str = "SkinLesion"
     api_cloud_watch_role: bool = True
     api_role_explicit: bool = False  # -c apiGatewayCloudWatchRole was given
+    lambda_reserved: int = 0  # reserved concurrency the API Lambda asks for (0: none)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -135,6 +136,7 @@ def plan_from_checkout(
         stack_id=config.stack_id,
         api_cloud_watch_role=config.api.cloud_watch_role,
         api_role_explicit=merged.get("apiGatewayCloudWatchRole") is not None,
+        lambda_reserved=config.api.lambda_concurrency,
     )
 
 
@@ -288,6 +290,39 @@ def check_api_gateway_account(clients: Clients, plan: Plan) -> Check:
     )
 
 
+# Lambda keeps this many concurrent executions unreserved in every account and region.
+LAMBDA_MIN_UNRESERVED = 100
+LAMBDA_CONCURRENCY_QUOTA = "L-B99A9384"  # Service Quotas: Lambda "Concurrent executions"
+
+
+def check_lambda_concurrency(clients: Clients, plan: Plan) -> Check:
+    """Reserved concurrency for the API Lambda must leave Lambda's 100 unreserved executions.
+
+    New accounts often start with a low concurrency quota; PutFunctionConcurrency then
+    fails the deploy halfway ("would decrease UnreservedConcurrentExecution below its minimum").
+    """
+    name, knob = "Lambda reserved concurrency", "-c reservedConcurrency"
+    if plan.lambda_reserved <= 0:
+        return Check(name, OK, f"none reserved ({knob}=0)")
+    try:
+        limits = clients("lambda").get_account_settings()["AccountLimit"]
+    except Exception as err:
+        return Check(name, WARN, _message(err), "check Lambda's concurrency quota in the console")
+    unreserved = int(limits.get("UnreservedConcurrentExecutions", 0))
+    room = unreserved - LAMBDA_MIN_UNRESERVED
+    if plan.lambda_reserved <= room:
+        return Check(name, OK, f"{plan.lambda_reserved} of {unreserved} unreserved (keeps 100 free)")
+    total = int(limits.get("ConcurrentExecutions", 0))
+    wanted = total - room + plan.lambda_reserved
+    request = (
+        "aws service-quotas request-service-quota-increase --service-code lambda "
+        f"--quota-code {LAMBDA_CONCURRENCY_QUOTA} --desired-value {wanted} --region {plan.region}"
+    )
+    fix = f"{knob}={max(room, 0)} (or 0 for none), or raise the quota: {request}"
+    result = f"{plan.lambda_reserved} needed, only {max(room, 0)} can be reserved ({unreserved} unreserved)"
+    return Check(name, BLOCKER, result, fix)
+
+
 def run_checks(plan: Plan, clients: Clients) -> list[Check]:
     """Every check, in the order a deploy meets them; stops after credentials fail."""
     credentials, account = check_credentials(clients, plan)
@@ -298,6 +333,7 @@ def run_checks(plan: Plan, clients: Clients) -> list[Check]:
     rows += check_quotas(clients, plan)
     rows += check_images(clients, plan)
     rows.append(check_api_gateway_account(clients, plan))
+    rows.append(check_lambda_concurrency(clients, plan))
     return rows
 
 

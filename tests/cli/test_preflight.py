@@ -95,6 +95,19 @@ class Aws:
         response = {"cloudwatchRoleArn": role_arn} if role_arn else {}
         self.stub("apigateway").add_response("get_account", response, {})
 
+    def lambda_account(self, unreserved: int = 1000, total: int = 1000) -> None:
+        limits = {
+            "TotalCodeSize": 80530636800,
+            "CodeSizeUnzipped": 262144000,
+            "CodeSizeZipped": 52428800,
+            "ConcurrentExecutions": total,
+            "UnreservedConcurrentExecutions": unreserved,
+        }
+        usage = {"TotalCodeSize": 0, "FunctionCount": 0}
+        self.stub("lambda").add_response(
+            "get_account_settings", {"AccountLimit": limits, "AccountUsage": usage}, {}
+        )
+
     def images(self, *missing: str) -> None:
         for repository, tag in (
             ("tensorflow-training", "2.21-gpu-py312"),
@@ -137,9 +150,11 @@ def test_a_ready_account_passes_every_check_and_exits_0(aws, capsys):
     aws.quotas(dict.fromkeys(DEFAULT_QUOTAS, 2.0))
     aws.images()
     aws.api_account()
+    aws.lambda_account()
     code, out = _run(aws, capsys)
     assert code == 0, out
     assert "Ready to deploy." in out
+    assert " ok " in _row(out, "Lambda reserved concurrency")
     assert f"account {ACCOUNT}" in _row(out, "credentials")
     assert f"{REGION} (from --region)" in _row(out, "region")
     assert "28 (>= 6)" in _row(out, "CDK bootstrap version")
@@ -154,6 +169,7 @@ def test_a_zero_gpu_training_quota_blocks_with_its_value_need_and_request_comman
     aws.quotas({**dict.fromkeys(DEFAULT_QUOTAS, 1.0), "ml.p3.2xlarge for training job usage": 0.0})
     aws.images()
     aws.api_account()
+    aws.lambda_account()
     code, out = _run(aws, capsys)
     assert code == 1
     row = _row(out, "quota: ml.p3.2xlarge for training job usage")
@@ -182,6 +198,7 @@ def test_spot_training_is_checked_against_the_spot_quota(aws, capsys):
     )
     aws.images()
     aws.api_account()
+    aws.lambda_account()
     code, out = _run(aws, capsys, "-c", "trainingSpot=true")
     assert code == 1
     assert "BLOCKER" in _row(out, "quota: ml.p3.2xlarge for spot training job usage")
@@ -198,6 +215,7 @@ def test_a_service_quotas_api_error_is_a_warning_not_a_blocker(aws, capsys):
     )
     aws.images()
     aws.api_account()
+    aws.lambda_account()
     code, out = _run(aws, capsys)
     assert code == 0
     row = _row(out, "quota: ml.p3.2xlarge for training job usage")
@@ -226,6 +244,7 @@ def test_an_unbootstrapped_region_blocks_with_the_bootstrap_command(aws, capsys)
     aws.quotas(dict.fromkeys(DEFAULT_QUOTAS, 1.0))
     aws.images()
     aws.api_account()
+    aws.lambda_account()
     code, out = _run(aws, capsys)
     assert code == 1
     assert "BLOCKER" in _row(out, "CDKToolkit stack")
@@ -239,6 +258,7 @@ def test_an_old_bootstrap_version_blocks(aws, capsys):
     aws.quotas(dict.fromkeys(DEFAULT_QUOTAS, 1.0))
     aws.images()
     aws.api_account()
+    aws.lambda_account()
     code, out = _run(aws, capsys)
     assert code == 1 and "5 < 6" in _row(out, "CDK bootstrap version")
 
@@ -249,6 +269,7 @@ def test_a_missing_container_image_in_the_region_blocks(aws, capsys):
     aws.quotas(dict.fromkeys(DEFAULT_QUOTAS, 1.0))
     aws.images("2.21-gpu-py312")
     aws.api_account()
+    aws.lambda_account()
     code, out = _run(aws, capsys)
     assert code == 1
     assert "BLOCKER" in _row(out, "image (training)") and "ImageNotFoundException" in out
@@ -260,13 +281,13 @@ def test_json_output_lists_every_check(aws, capsys):
     aws.quotas(dict.fromkeys(DEFAULT_QUOTAS, 2.0))
     aws.images()
     aws.api_account()
+    aws.lambda_account()
     code, out = _run(aws, capsys, "--json")
     body = json.loads(out)
     assert code == 0 and body["region"] == REGION
     assert {c["status"] for c in body["checks"]} == {"ok"}
-    assert (
-        len(body["checks"]) == 2 + 2 + 3 + 3 + 1
-    )  # credentials, region, bootstrap x2, quotas, images, API GW
+    # credentials, region, bootstrap x2, quotas, images, API Gateway role, Lambda concurrency
+    assert len(body["checks"]) == 2 + 2 + 3 + 3 + 1 + 1
 
 
 def test_a_bundled_model_on_serverless_needs_no_instance_quota(aws, capsys):
@@ -282,6 +303,7 @@ def test_a_bundled_model_on_serverless_needs_no_instance_quota(aws, capsys):
         },
     )
     aws.api_account()
+    aws.lambda_account()
     code, out = _run(aws, capsys, "-c", "model=bundled", "-c", "endpointType=serverless")
     assert code == 0
     assert "quota:" not in out and "no import or training job runs" in out
@@ -328,6 +350,7 @@ FOREIGN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/platform-team-apigw-logs"
 def test_an_api_gateway_logging_role_the_account_has_is_not_taken_over_silently(aws, capsys):
     _ready(aws)
     aws.api_account(FOREIGN_ROLE)
+    aws.lambda_account()
     code, out = _run(aws, capsys)
     assert code == 1
     row = _row(out, "API Gateway CloudWatch role")
@@ -338,6 +361,7 @@ def test_an_api_gateway_logging_role_the_account_has_is_not_taken_over_silently(
 def test_the_knob_off_keeps_the_accounts_role(aws, capsys):
     _ready(aws)
     aws.api_account(FOREIGN_ROLE)
+    aws.lambda_account()
     code, out = _run(aws, capsys, "-c", "apiGatewayCloudWatchRole=false")
     assert code == 0 and f"kept: {FOREIGN_ROLE}" in _row(out, "API Gateway CloudWatch role")
 
@@ -345,6 +369,7 @@ def test_the_knob_off_keeps_the_accounts_role(aws, capsys):
 def test_taking_the_role_over_on_purpose_is_a_warning(aws, capsys):
     _ready(aws)
     aws.api_account(FOREIGN_ROLE)
+    aws.lambda_account()
     code, out = _run(aws, capsys, "-c", "apiGatewayCloudWatchRole=true")
     assert code == 0 and " warn " in _row(out, "API Gateway CloudWatch role")
 
@@ -352,6 +377,7 @@ def test_taking_the_role_over_on_purpose_is_a_warning(aws, capsys):
 def test_the_stacks_own_role_from_an_earlier_deploy_is_fine(aws, capsys):
     _ready(aws)
     aws.api_account(f"arn:aws:iam::{ACCOUNT}:role/SkinLesion-ApiRestApiCloudWatchRoleE3ED6605-AbC123")
+    aws.lambda_account()
     code, out = _run(aws, capsys)
     assert code == 0 and "this stack's own" in _row(out, "API Gateway CloudWatch role")
 
@@ -359,6 +385,7 @@ def test_the_stacks_own_role_from_an_earlier_deploy_is_fine(aws, capsys):
 def test_the_knob_off_without_a_role_in_the_account_blocks(aws, capsys):
     _ready(aws)
     aws.api_account(None)
+    aws.lambda_account()
     code, out = _run(aws, capsys, "-c", "apiGatewayCloudWatchRole=false")
     assert code == 1 and "BLOCKER" in _row(out, "API Gateway CloudWatch role")
 
@@ -366,8 +393,34 @@ def test_the_knob_off_without_a_role_in_the_account_blocks(aws, capsys):
 def test_an_endpoint_quota_without_room_for_a_model_update_is_a_warning(aws, capsys):
     _ready(aws)  # every quota 1: enough to deploy one ml.m5.large
     aws.api_account()
+    aws.lambda_account()
     code, out = _run(aws, capsys)
     assert code == 0
     row = _row(out, "quota: ml.m5.large for endpoint usage")
     assert " warn " in row and "1 >= 1, but < 2 for a model update" in row
     assert "--quota-code L-ENDP0001 --desired-value 2" in out
+
+
+def test_a_small_lambda_concurrency_quota_blocks_the_reserved_concurrency(aws, capsys):
+    """A new account's low concurrency quota: reserving the API Lambda's share would fail the deploy.
+
+    Lambda refuses PutFunctionConcurrency when fewer than 100 unreserved executions would be
+    left (AWS Lambda Developer Guide, "Configuring reserved concurrency").
+    """
+    _ready(aws)
+    aws.api_account()
+    aws.lambda_account(unreserved=10, total=10)
+    code, out = _run(aws, capsys)
+    assert code == 1, out
+    row = _row(out, "Lambda reserved concurrency")
+    assert "BLOCKER" in row and "only 0 can be reserved" in row
+    assert "-c reservedConcurrency=0" in out
+    assert "--service-code lambda --quota-code L-B99A9384" in out
+
+
+def test_no_reserved_concurrency_needs_no_lambda_call(aws, capsys):
+    _ready(aws)
+    aws.api_account()
+    code, out = _run(aws, capsys, "-c", "reservedConcurrency=0")
+    assert code == 0, out
+    assert "none reserved" in _row(out, "Lambda reserved concurrency")
