@@ -7,6 +7,7 @@
     skinlesion cost [OPTIONS]          what the chosen AWS settings cost, before deploying
     skinlesion preflight [-c K=V...]   will `cdk deploy` work here? credentials, bootstrap, quotas, images
     skinlesion smoke [--stack NAME]    prove a deployed (or the local) stack works, end to end
+    skinlesion batch SRC --out FILE    score a folder or s3:// prefix (API or SageMaker Batch Transform)
 
 `up`, `train` and `evaluate` hand every argument to the part that owns them, so
 `skinlesion train --help` shows the training script's own options.
@@ -27,7 +28,7 @@ from skinlesion.client import SignInError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PASSTHROUGH = ("up", "train", "evaluate")
-OWN_PARSER = ("preflight", "smoke", "token")  # commands whose module parses its own arguments
+OWN_PARSER = ("preflight", "smoke", "token", "batch")  # commands whose module parses its own arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("preflight", help="check an AWS account before `cdk deploy`", add_help=False)
     sub.add_parser("smoke", help="prove a deployed (or the local) stack works", add_help=False)
     sub.add_parser("token", help="sign in (SRP, MFA) and print an ID token for curl", add_help=False)
+    sub.add_parser("batch", help="score a folder or an S3 prefix into one table", add_help=False)
     predict_parser = sub.add_parser(
         "predict",
         help="classify images through the API",
@@ -222,6 +224,10 @@ def _own_parser(command: str, args: list[str]) -> int:
         from skinlesion import tokencmd
 
         return tokencmd.main(args)
+    if command == "batch":
+        from skinlesion import batch
+
+        return batch.main(args)
     from skinlesion import smoke
 
     return smoke.main(args)

@@ -193,3 +193,34 @@ def test_stack_option_finds_the_api_in_cloudformation_outputs(
     # THEN the folder is scored by that API
     assert code == 1  # the bad file
     assert sum(r.scored for r in read_rows(out)) == len(list(folder.rglob("*.*"))) - 1
+
+
+def test_console_script_runs_batch(folder, tmp_path, stack_file, token_cache_dir) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("skinlesion")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "skinlesion.cli"]
+    out = tmp_path / "r.csv"
+    env = {**os.environ, "SKINLESION_CACHE_DIR": str(token_cache_dir)}
+    done = subprocess.run(
+        [*command, "batch", str(folder), "--out", str(out), "--stack-file", str(stack_file)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr  # the bad file
+    assert done.stderr.endswith("Research use only: not a diagnosis.\n")
+    assert len(read_rows(out)) == len(list(folder.rglob("*.*")))
+
+
+def test_a_bad_flag_shows_batch_usage(capsys) -> None:
+    from skinlesion import cli
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["batch", "photos", "--no-such-flag"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.startswith("usage: skinlesion batch ")
