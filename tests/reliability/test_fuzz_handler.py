@@ -35,6 +35,15 @@ CONTEXT = SimpleNamespace(
 )
 
 
+def _fake_classify(endpoint):
+    """The endpoint's answer, with a passing guard score when the handler asks for one."""
+
+    def classify(body: bytes, *, lesion_score: bool = False):
+        return endpoint.Scores(p_benign=0.3, p_malignant=0.7, lesion_score=0.99 if lesion_score else None)
+
+    return classify
+
+
 @pytest.fixture(scope="module")
 def handler_module(tmp_path_factory: pytest.TempPathFactory):
     """predict_api.app with a local metadata.json and the endpoint call faked."""
@@ -53,8 +62,10 @@ def handler_module(tmp_path_factory: pytest.TempPathFactory):
     endpoint = importlib.import_module("predict_api.endpoint")
     metadata = importlib.import_module("predict_api.metadata")
     # Whichever env the module was first imported with, these make the test self-contained.
+    # (`current` too: the Lambda keeps what it read at init, which may be another test's model.)
     patch.setattr(metadata, "load", lambda: metadata.parse(json.loads(meta.read_text())))
-    patch.setattr(endpoint, "classify", lambda body: endpoint.Scores(p_benign=0.3, p_malignant=0.7))
+    patch.setattr(metadata, "current", lambda **_: metadata.load())
+    patch.setattr(endpoint, "classify", _fake_classify(endpoint))
     yield app
     patch.undo()
     # Modules first imported here carry this test's env (a dead endpoint URL): forget them, so
