@@ -11,6 +11,7 @@ from constructs import Construct
 import lesion_contract as contract
 from stacks.config import AppConfig
 from stacks.constructs.auth import Auth
+from stacks.constructs.batch_transform import BatchTransform
 from stacks.constructs.inference_endpoint import VARIANT_NAME, InferenceEndpoint
 from stacks.constructs.model_source import ModelArtifact, bundled_model
 from stacks.constructs.monitoring import Monitoring
@@ -37,6 +38,9 @@ class SkinLesionStack(Stack):
         model = self._model_artifact(config, storage)
         endpoint = InferenceEndpoint(
             self, "Inference", model=model, settings=config.endpoint, region=self.region
+        )
+        self.batch = BatchTransform(
+            self, "Batch", endpoint=endpoint, model=model, bucket=storage.artifacts_bucket, region=self.region
         )
         auth = Auth(self, "Auth", self_sign_up=config.self_sign_up, settings=config.auth)
         site = Website(

@@ -12,8 +12,16 @@ from stacks.constructs.inference_endpoint import has_instance_storage
 from .helpers import SynthFn, endpoint_keys, one, resources
 
 
+def endpoint_model(template: Any) -> dict[str, Any]:
+    """The endpoint's model (the batch construct adds a second one with the same container)."""
+    (model,) = [
+        m for k, m in resources(template, "AWS::SageMaker::Model").items() if k.startswith("Inference")
+    ]
+    return model
+
+
 def test_model_runs_the_tf_serving_220_image_for_the_stack_region(template: Any) -> None:
-    container = one(template, "AWS::SageMaker::Model")["Properties"]["PrimaryContainer"]
+    container = endpoint_model(template)["Properties"]["PrimaryContainer"]
     image = container["Image"]
     assert image.endswith(".dkr.ecr.us-east-1.amazonaws.com/tensorflow-inference:2.20-cpu-py312")
     assert "model.tar.gz" in json.dumps(container["ModelDataUrl"])
@@ -23,7 +31,7 @@ def test_model_batches_requests_like_the_local_model_server(template: Any) -> No
     import lesion_contract as contract
     from skinlesion.local.batching import DEFAULT_MAX_BATCH, DEFAULT_TIMEOUT_S
 
-    container = one(template, "AWS::SageMaker::Model")["Properties"]["PrimaryContainer"]
+    container = endpoint_model(template)["Properties"]["PrimaryContainer"]
     assert container["Environment"] == contract.ENDPOINT_CONTAINER_ENV
     # The local stack's batcher uses the same size and wait when it runs with these settings.
     assert int(contract.ENDPOINT_CONTAINER_ENV["SAGEMAKER_TFS_MAX_BATCH_SIZE"]) == DEFAULT_MAX_BATCH
@@ -34,14 +42,14 @@ def test_model_batches_requests_like_the_local_model_server(template: Any) -> No
 
 def test_image_follows_the_region_including_regions_with_their_own_registry(synth: SynthFn) -> None:
     _, template = synth(model="bundled", region="ap-east-1")
-    image = one(template, "AWS::SageMaker::Model")["Properties"]["PrimaryContainer"]["Image"]
+    image = endpoint_model(template)["Properties"]["PrimaryContainer"]["Image"]
     assert ".dkr.ecr.ap-east-1.amazonaws.com/tensorflow-inference:2.20-cpu-py312" in image
     assert not image.startswith("763104351884.")  # ap-east-1 has its own DLC account
 
 
 def test_endpoint_name_is_stable_while_model_and_config_names_are_generated(template: Any) -> None:
     assert one(template, "AWS::SageMaker::Endpoint")["Properties"]["EndpointName"] == "skin-lesion-classifier"
-    assert "ModelName" not in one(template, "AWS::SageMaker::Model")["Properties"]
+    assert "ModelName" not in endpoint_model(template)["Properties"]
     assert "EndpointConfigName" not in one(template, "AWS::SageMaker::EndpointConfig")["Properties"]
 
 
@@ -87,7 +95,7 @@ def test_instance_storage_types_get_no_kms_key(synth: SynthFn) -> None:
     _, template = synth(model="bundled", instanceType="ml.g4dn.xlarge")
     config = one(template, "AWS::SageMaker::EndpointConfig")["Properties"]
     assert "KmsKeyId" not in config
-    image = one(template, "AWS::SageMaker::Model")["Properties"]["PrimaryContainer"]["Image"]
+    image = endpoint_model(template)["Properties"]["PrimaryContainer"]["Image"]
     assert image.endswith("tensorflow-inference:2.20-gpu-py312")
 
 

@@ -113,10 +113,12 @@ def test_the_deploy_waits_for_training_longer_than_a_custom_resource_could(train
 def test_the_model_and_the_api_wait_for_a_job_that_passed_the_gate(trained):
     job_id, _ = _one(trained, "Custom::TrainingJob")
     [wait_id] = [k for k, r in _of_type(trained, WAIT).items() if job_id in _depends(r)]
-    _, model = _one(trained, "AWS::SageMaker::Model")
-    assert wait_id in _depends(model)
-    url = model["Properties"]["PrimaryContainer"]["ModelDataUrl"]["Fn::Join"][1]
-    assert {"Fn::GetAtt": [job_id, "ModelDataKey"]} in url
+    models = _of_type(trained, "AWS::SageMaker::Model")  # the endpoint's and Batch Transform's
+    assert len(models) == 2
+    for model in models.values():  # CreateModel checks that the artifact exists: after the gate
+        assert wait_id in _depends(model)
+        url = model["Properties"]["PrimaryContainer"]["ModelDataUrl"]["Fn::Join"][1]
+        assert {"Fn::GetAtt": [job_id, "ModelDataKey"]} in url
     [api] = [r for k, r in _of_type(trained, "AWS::Lambda::Function").items() if k.startswith("ApiFunction")]
     assert wait_id in _depends(api)
 
@@ -259,7 +261,8 @@ def test_a_new_fingerprint_gets_a_new_wait_and_an_unchanged_one_keeps_it(synth, 
 )
 def test_a_given_model_skips_import_and_training(synth, context):
     template = synth(**context)
-    assert len(_of_type(template, "AWS::SageMaker::Model")) == 1  # the endpoint still gets its model
+    # the endpoint and Batch Transform still get their model
+    assert len(_of_type(template, "AWS::SageMaker::Model")) == 2
     for kind in ("Custom::TrainingJob", "Custom::DatasetImport", WAIT, "AWS::Events::Rule"):
         assert _of_type(template, kind) == {}, kind
     assert "TrainingJobName" not in template.get("Outputs", {})
