@@ -8,7 +8,8 @@ the bytes in the JSON TF Serving's REST API expects.
 Requests:
   application/x-image, image/jpeg, image/png  one image (raw bytes) -> [p_benign, p_malignant]
   application/json {"instances": [{"b64": "..."}, ...]}  a batch -> {"predictions": [[...], ...]}
-WebP is not decoded by the graph: the predict Lambda re-encodes it to JPEG first.
+The graph also decodes WebP (tf.io.decode_image, TF 2.20 and 2.21), but this handler takes
+only the three types above; the predict Lambda re-encodes WebP to JPEG before invoking.
 
 The not-a-lesion guard (an extension the original clients never see): a SavedModel with the
 guard also returns `lesion_score` (float in [0, 1], high = looks like a dermoscopic lesion
@@ -24,9 +25,11 @@ without the guard answers "lesion_score": null (and nulls in "lesion_scores"): d
 Without the extension the answers above stay exactly as they were, for old and new artifacts.
 
 Errors: a bad request raises an error carrying a 4xx status. Inside the container that
-is a falcon.HTTPError (the 2.20 container re-raises it with its status; older ones turn
-every exception into a 500); elsewhere (the local model server, tests) it is
-`RequestError`, whose `status_code` says which 4xx to answer.
+is a falcon.HTTPError; every published version of the container's python_service.py
+answers any handler exception with a 500, so SageMaker reports a ModelError (the API
+validates images before invoking, so only a broken client of the endpoint meets this).
+Elsewhere (the local model server, tests) it is `RequestError`, whose `status_code` says
+which 4xx to answer.
 """
 
 import base64
