@@ -121,3 +121,26 @@ def test_sign_out_returns_to_the_sign_in_form(page, local_stack):
     page.reload()  # the session is gone for good, not only from the screen
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     expect(page.get_by_role("button", name="Classify image")).to_have_count(0)
+
+
+def test_a_photo_that_is_not_a_lesion_gets_the_guard_message_and_no_bars(page, local_stack, tmp_path):
+    """The not-a-lesion guard on the page: a friendly sentence instead of bars, no numbers."""
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    squares = Image.new("RGB", (300, 300), "white")  # a black-and-white chessboard: nothing like skin
+    for i in range(10):
+        for j in range(10):
+            if (i + j) % 2:
+                squares.paste((0, 0, 0), (i * 30, j * 30, i * 30 + 30, j * 30 + 30))
+    photo = tmp_path / "chessboard.jpg"
+    squares.save(photo, quality=90)
+    sign_in(page, local_stack["username"], local_stack["password"])
+    page.get_by_label("Choose image").set_input_files(str(photo))
+    page.get_by_role("button", name="Classify image").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("doesn't look like a dermoscopic image of a skin lesion")
+    expect(alert).to_contain_text("dermatoscope")
+    expect(page.get_by_role("meter")).to_have_count(0)
+    expect(page.locator(".verdict")).to_have_count(0)
+    page.screenshot(path=str(SCREENSHOT.with_name("local-e2e-refusal.png")), full_page=True)
