@@ -14,7 +14,7 @@ describe("App start-up", () => {
     expect(screen.getByLabelText("Email or username")).toBeInTheDocument();
     expect(screen.getByLabelText("Password")).toBeInTheDocument();
     expect(screen.getByText(/Research demonstration, not a medical diagnosis\./)).toBeVisible();
-    expect(screen.getByText(/HAM10000.*CC BY-NC 4\.0/)).toBeInTheDocument();
+    expect(screen.getByText(/HAM10000.*CC BY-NC 4\.0.*ISIC 2017/)).toBeInTheDocument();
   });
 
   it.each([

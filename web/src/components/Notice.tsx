@@ -8,7 +8,8 @@ export function Notice() {
       </p>
       <p className="notice-licence">
         The model was trained on dermoscopic images from the HAM10000 data set (Tschandl, Rosendahl &amp; Kittler,
-        Sci. Data 5, 180161, 2018) via the ISIC Archive, licensed CC BY-NC 4.0: for non-commercial research use only.
+        Sci. Data 5, 180161, 2018), licensed CC BY-NC 4.0, and the ISIC 2017 challenge (Codella et al., ISBI 2017),
+        CC-0 or CC BY-NC, both via the ISIC Archive: for non-commercial research use only.
       </p>
     </aside>
   );
