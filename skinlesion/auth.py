@@ -15,7 +15,10 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
+from skinlesion import targets
 from skinlesion.client import CognitoClient, MfaPrompts, SignInError
 from skinlesion.targets import Target
 from skinlesion.tokens import TokenCache, cache_key
@@ -184,3 +187,30 @@ def _show_totp_secret(secret: str, uri: str) -> None:
 
 def _no_password() -> str:
     raise SignInError("no password needed with --token")
+
+
+def target_and_tokens(a: Any, repo_root: Path) -> tuple[Target, TokenProvider]:
+    """The API and a token provider from the CLI's flags, as `predict` and `batch` both find them.
+
+    `--stack` reads a deployed stack's outputs; otherwise the local stack's stack.json, unless
+    only `--api` was given and no local stack exists (the flags then say everything).
+    Raises targets.TargetError for a bad target.
+    """
+    if a.stack:
+        target = targets.from_cloudformation(a.stack, a.region)
+    else:
+        stack_file = a.stack_file or targets.default_stack_file(repo_root)
+        use_flags = a.api and a.stack_file is None and not stack_file.exists()
+        target = Target(api_url=None) if use_flags else targets.from_stack_file(stack_file)
+    target = target.with_overrides(
+        api_url=a.api, client_id=a.client_id, region=a.region, cognito_endpoint=a.cognito_endpoint
+    )
+    tokens = build_provider(
+        target,
+        username=a.username,
+        password=a.password,
+        token=a.token,
+        use_cache=not a.no_cache,
+        mfa_code=a.mfa_code,
+    )
+    return target, tokens

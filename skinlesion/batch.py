@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from skinlesion import targets
-from skinlesion.auth import ENV_MFA_CODE, ENV_PASSWORD, ENV_USERNAME, TokenProvider, build_provider
+from skinlesion.auth import ENV_MFA_CODE, ENV_PASSWORD, ENV_USERNAME, TokenProvider, target_and_tokens
 from skinlesion.batch_local import Scorer, list_images, score_all
 from skinlesion.batch_output import FORMATS, ResultsFile, Row, read_rows
 from skinlesion.batch_summary import Progress, summary
@@ -107,24 +107,7 @@ def run(a: argparse.Namespace, err: TextIO | None = None) -> int:
 
 def resolve_tokens(a: argparse.Namespace) -> tuple[targets.Target, TokenProvider]:
     """The API and a token provider, found the way `skinlesion predict` finds them."""
-    if a.stack:
-        target = targets.from_cloudformation(a.stack, a.region)
-    else:
-        stack_file = a.stack_file or targets.default_stack_file(REPO_ROOT)
-        use_flags = a.api and a.stack_file is None and not stack_file.exists()
-        target = targets.Target(api_url=None) if use_flags else targets.from_stack_file(stack_file)
-    target = target.with_overrides(
-        api_url=a.api, client_id=a.client_id, region=a.region, cognito_endpoint=a.cognito_endpoint
-    )
-    tokens = build_provider(
-        target,
-        username=a.username,
-        password=a.password,
-        token=a.token,
-        use_cache=not a.no_cache,
-        mfa_code=a.mfa_code,
-    )
-    return target, tokens
+    return target_and_tokens(a, REPO_ROOT)
 
 
 def run_local(a: argparse.Namespace, fmt: str, err: TextIO) -> int:

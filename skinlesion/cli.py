@@ -23,7 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from skinlesion import cost, modelcmd, predict, targets
-from skinlesion.auth import ENV_MFA_CODE, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME, build_provider
+from skinlesion.auth import ENV_MFA_CODE, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME, target_and_tokens
 from skinlesion.client import SignInError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -129,24 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _predict(a: argparse.Namespace) -> int:
     try:
-        if a.stack:
-            target = targets.from_cloudformation(a.stack, a.region)
-        else:
-            stack_file = a.stack_file or targets.default_stack_file(REPO_ROOT)
-            # With --api alone there may be no local stack at all: flags then say everything.
-            use_flags = a.api and a.stack_file is None and not stack_file.exists()
-            target = targets.Target(api_url=None) if use_flags else targets.from_stack_file(stack_file)
-        target = target.with_overrides(
-            api_url=a.api, client_id=a.client_id, region=a.region, cognito_endpoint=a.cognito_endpoint
-        )
-        tokens = build_provider(
-            target,
-            username=a.username,
-            password=a.password,
-            token=a.token,
-            use_cache=not a.no_cache,
-            mfa_code=a.mfa_code,
-        )
+        target, tokens = target_and_tokens(a, REPO_ROOT)
     except targets.TargetError as exc:
         print(f"skinlesion: {exc}", file=sys.stderr)
         return predict.EXIT_USAGE
