@@ -61,13 +61,14 @@ def prepare() -> dict[str, str]:
     import numpy as np
     from lesion_model.architectures import make_model
     from lesion_model.export import export_saved_model
-    from lesion_model.guard import fit_guard
+    from lesion_model.guard import default_backbone_layer, fit_guard
 
     keras.utils.set_random_seed(0)
     model = make_model("mobilenet_v2", 224, None)
     rng = np.random.default_rng(0)
     images = np.clip(rng.normal(150, 40, (160, 224, 224, 3)), 0, 255).astype(np.float32)
-    guard = fit_guard(model, images[:120], images[120:])
+    # The guard train.py fits: on the backbone layer guard.DEFAULT_BACKBONE_LAYER.
+    guard = fit_guard(model, images[:120], images[120:], backbone_layer=default_backbone_layer(model))
     paths = {
         "without guard": os.path.join(WORK, "plain", "1"),
         "with guard": os.path.join(WORK, "guard", "1"),

@@ -386,11 +386,16 @@ def _fit_guard(args, model, parts: dict[str, Part]):
     if args.guard == "off":
         return None
     try:
-        from lesion_model.guard import fit_guard
+        from lesion_model.guard import default_backbone_layer, fit_guard
     except ImportError:
         log.warning("lesion_model.guard is not available: the artifact has no not-a-lesion guard")
         return None
-    guard = fit_guard(model, parts["train"].images, parts["val"].images, batch_size=args.batch_size)
+    # The backbone layer guard.DEFAULT_BACKBONE_LAYER when the model has it (MobileNetV2), else
+    # the top pooled features (docs/model.md "The not-a-lesion guard").
+    layer = default_backbone_layer(model)
+    guard = fit_guard(
+        model, parts["train"].images, parts["val"].images, batch_size=args.batch_size, backbone_layer=layer
+    )
     log.info("guard: %s", guard.summary())
     return guard
 

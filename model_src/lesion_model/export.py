@@ -42,7 +42,7 @@ def export_saved_model(
     own pooled features (one functional model computes logit and features in one pass) and its
     parameters are constants of the graph, so the session loader needs nothing else.
     """
-    extractor = serving_model(model) if guard is not None else None
+    extractor = serving_model(model, guard.backbone_layer) if guard is not None else None
 
     def serve(image_bytes):
         images = tf.map_fn(

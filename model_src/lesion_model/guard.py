@@ -51,6 +51,12 @@ DEFAULT_REFUSE_RATE = 0.005
 DEFAULT_MARGIN = 0.5
 SCORE_THRESHOLD = 0.5
 _EPS = 1e-6
+# An intermediate backbone layer the guard may read instead (measured in docs/model.md: on the
+# fine-tuned MobileNetV2 its pooled mean and spread separate non-lesions far better than the
+# top features, which training pulled towards "benign vs malignant" only).
+BACKBONE_NAME = "backbone"
+DEFAULT_BACKBONE_LAYER = "block_13_expand_relu"
+LAYER_PARTS = ("layer_mean", "layer_std")
 
 
 # ----------------------------------------------------------------------------- features
@@ -66,19 +72,59 @@ def feature_layer(model: keras.Model) -> keras.layers.Layer:
     raise ValueError(f"model {model.name!r} has no {FEATURE_LAYER!r} layer and no global pooling layer")
 
 
-def serving_model(model: keras.Model) -> keras.Model:
-    """One functional model: image -> {"logit", features...}, sharing the backbone's computation."""
+def default_backbone_layer(model: keras.Model) -> str | None:
+    """DEFAULT_BACKBONE_LAYER when `model` has a backbone with that layer, else None (top features)."""
+    try:
+        model.get_layer(BACKBONE_NAME).get_layer(DEFAULT_BACKBONE_LAYER)
+    except (ValueError, AttributeError):
+        return None
+    return DEFAULT_BACKBONE_LAYER
+
+
+def serving_model(model: keras.Model, backbone_layer: str | None = None) -> keras.Model:
+    """One functional model: image -> {"logit", features...}, sharing the backbone's computation.
+
+    With `backbone_layer`, also "backbone_map": that layer's output inside the nested backbone
+    (the model's layers are re-applied in order with the backbone split into one sub-model that
+    returns both its output and that layer's, so the logit is computed exactly as before).
+    """
     layer = feature_layer(model)
-    outputs = {"logit": model.outputs[0], "pooled": layer.output}
-    if isinstance(layer, keras.layers.GlobalAveragePooling2D) and len(layer.input.shape) == 4:
-        outputs["feature_map"] = layer.input
-    return keras.Model(model.inputs, outputs, name=f"{model.name}_with_features")
+    if backbone_layer is None:
+        outputs = {"logit": model.outputs[0], "pooled": layer.output}
+        if isinstance(layer, keras.layers.GlobalAveragePooling2D) and len(layer.input.shape) == 4:
+            outputs["feature_map"] = layer.input
+        return keras.Model(model.inputs, outputs, name=f"{model.name}_with_features")
+    backbone = model.get_layer(BACKBONE_NAME)
+    split = keras.Model(
+        backbone.inputs,
+        [backbone.outputs[0], backbone.get_layer(backbone_layer).output],
+        name=f"{BACKBONE_NAME}_with_{backbone_layer}",
+    )
+    inputs = keras.Input(shape=model.inputs[0].shape[1:], name=model.inputs[0].name)
+    x, outputs = inputs, {}
+    for current in model.layers:
+        if isinstance(current, keras.layers.InputLayer):
+            continue
+        if current is backbone:
+            x, outputs["backbone_map"] = split(x, training=False)
+            continue
+        if current is layer and len(x.shape) == 4:
+            outputs["feature_map"] = x
+        x = current(x)
+        if current is layer:
+            outputs["pooled"] = x
+    outputs["logit"] = x
+    return keras.Model(inputs, outputs, name=f"{model.name}_with_{backbone_layer}")
 
 
 def feature_parts(outputs: dict, images: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
     """The feature vectors the guard measures (TF ops, any batch): from `serving_model`'s
     outputs and, when given, a few statistics of the 0..255 input `images` themselves."""
     parts = {"pooled": tf.cast(outputs["pooled"], tf.float32)}
+    if "backbone_map" in outputs:
+        bmap = tf.cast(outputs["backbone_map"], tf.float32)
+        parts["layer_mean"] = tf.reduce_mean(bmap, axis=[1, 2])
+        parts["layer_std"] = tf.math.reduce_std(bmap, axis=[1, 2])
     if "feature_map" in outputs:
         fmap = tf.cast(outputs["feature_map"], tf.float32)
         parts["map_std"] = tf.math.reduce_std(fmap, axis=[1, 2])
@@ -118,10 +164,12 @@ def image_statistics(images: tf.Tensor) -> tf.Tensor:
     return tf.concat(columns, axis=-1)
 
 
-def extract_features(model: keras.Model, images, batch_size: int = 32) -> dict[str, np.ndarray]:
+def extract_features(
+    model: keras.Model, images, batch_size: int = 32, backbone_layer: str | None = None
+) -> dict[str, np.ndarray]:
     """Guard features of `images`: a tf.data.Dataset (elements `image` or `(image, ...)`,
     batched or not, 0..255) or an array [N, S, S, 3]. Returns {part: [N, D]}."""
-    extractor = serving_model(model)
+    extractor = serving_model(model, backbone_layer)
 
     @tf.function(reduce_retracing=True)
     def step(x):
@@ -198,6 +246,7 @@ class LesionGuard:
     feature_layer: str = FEATURE_LAYER
     threshold: float = SCORE_THRESHOLD
     info: dict = field(default_factory=dict)
+    backbone_layer: str | None = None  # set: the parts read this backbone layer (serving_model)
 
     def z(self, features: dict[str, np.ndarray]) -> np.ndarray:
         return np.mean([p.standardised(features[p.name]) for p in self.parts], axis=0)
@@ -252,14 +301,16 @@ class LesionGuard:
             "method": METHOD,
             "feature_layer": self.feature_layer,
             "parts": [p.name for p in self.parts],
+            **({"backbone_layer": self.backbone_layer} if self.backbone_layer else {}),
             "rank": int(self.parts[0].directions.shape[1]) if self.parts else 0,
             **self.info,
         }
 
     def summary(self) -> str:
         v = self.info.get("validation", {})
+        where = f"{self.feature_layer}/{self.backbone_layer}" if self.backbone_layer else self.feature_layer
         return (
-            f"{METHOD} on {self.feature_layer} ({', '.join(p.name for p in self.parts)}): threshold "
+            f"{METHOD} on {where} ({', '.join(p.name for p in self.parts)}): threshold "
             f"{self.threshold} refuses {v.get('lesion_refusal_rate', float('nan')):.2%} of "
             f"{v.get('n', 0)} validation lesions"
         )
@@ -275,16 +326,23 @@ def fit_guard(
     rank: int = DEFAULT_RANK,
     shrink: float = DEFAULT_SHRINK,
     parts: tuple[str, ...] | None = None,
+    backbone_layer: str | None = None,
 ) -> LesionGuard:
     """Fit the guard on lesion images only; choose its threshold on validation lesions.
 
     `train_images` / `val_images`: see `extract_features`. Pass un-augmented images.
+    `backbone_layer` (e.g. DEFAULT_BACKBONE_LAYER, see `default_backbone_layer`): read that
+    layer of the backbone; `parts` then defaults to LAYER_PARTS (its pooled mean and spread).
     """
-    train = extract_features(model, train_images, batch_size)
-    val = extract_features(model, val_images, batch_size)
-    return fit_guard_from_features(
+    if backbone_layer is not None and parts is None:
+        parts = LAYER_PARTS
+    train = extract_features(model, train_images, batch_size, backbone_layer)
+    val = extract_features(model, val_images, batch_size, backbone_layer)
+    guard = fit_guard_from_features(
         train, val, refuse_rate, margin, rank, shrink, parts, feature_layer(model).name
     )
+    guard.backbone_layer = backbone_layer
+    return guard
 
 
 def fit_guard_from_features(

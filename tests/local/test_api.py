@@ -27,9 +27,14 @@ pytestmark = pytest.mark.e2e
 UNAUTHORIZED = {"code": "unauthorized", "message": contract.GATEWAY_UNAUTHORIZED_MESSAGE}
 
 
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "ISIC_0024398_nevus.jpg"
+
+
 def jpeg(size: int = 224) -> bytes:
+    """A lesion photo (tests/data) when present: the shipped guard refuses plain gradients."""
     buffer = io.BytesIO()
-    Image.radial_gradient("L").resize((size, size)).convert("RGB").save(buffer, format="JPEG")
+    image = Image.open(SAMPLE) if SAMPLE.is_file() else Image.radial_gradient("L")
+    image.resize((size, size)).convert("RGB").save(buffer, format="JPEG")
     return buffer.getvalue()
 
 

@@ -253,3 +253,33 @@ def test_old_models_without_pooled_features_fall_back_to_their_global_pooling():
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_guard_on_a_backbone_layer_serves_the_same_probabilities_and_its_own_score(tmp_path):
+    """guard.DEFAULT_BACKBONE_LAYER (what train.py fits): the graph reads that layer inside the
+    backbone in the same pass; probabilities equal the plain export's, scores the numpy guard's."""
+    from lesion_model.export import export_saved_model
+    from lesion_model.guard import LAYER_PARTS, default_backbone_layer, serving_model
+
+    from .tfs_session_run import ServingSession, session_run
+
+    keras.utils.set_random_seed(3)
+    model = make_model("mobilenet_v2", SIZE, None, head="diagnosis")
+    layer = default_backbone_layer(model)
+    assert layer == "block_13_expand_relu"
+    rng = np.random.default_rng(21)
+    train = np.stack([decode(lesion_image(i % 2 == 0, rng)) for i in range(60)])
+    val = np.stack([decode(lesion_image(i % 2 == 0, rng)) for i in range(30)])
+    np.testing.assert_allclose(serving_model(model, layer)(val[:4])["logit"], model(val[:4]), atol=1e-6)
+    guard = fit_guard(model, train, val, batch_size=16, backbone_layer=layer)
+    meta = guard.metadata()
+    assert meta["backbone_layer"] == layer and meta["parts"] == list(LAYER_PARTS)
+    assert "backbone_layer" not in fit_guard_from_features(*[gaussian_features(rng, 50)] * 2).metadata()
+    write_artifact_dir(model, SIZE, str(tmp_path / "guarded"), {"version": "t"}, guard=guard)
+    export_saved_model(model, SIZE, str(tmp_path / "plain"))
+    blobs = [lesion_image(True, rng), not_a_lesion(rng, 0), not_a_lesion(rng, 2)]
+    without, _ = session_run(str(tmp_path / "plain"), blobs)
+    probabilities, scores = run_guarded(ServingSession(str(tmp_path / "guarded" / "model" / "1")), blobs)
+    np.testing.assert_allclose(probabilities, without, atol=1e-6)
+    features = extract_features(model, np.stack([decode(b) for b in blobs]), backbone_layer=layer)
+    np.testing.assert_allclose(scores, guard.score(features), atol=0.05)

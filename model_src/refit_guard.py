@@ -1,0 +1,97 @@
+"""Refit the not-a-lesion guard of an existing artifact without retraining the model.
+
+    python model_src/refit_guard.py --artifact models/default/model.tar.gz \\
+        --data ../shared/data --out models/default/model.tar.gz [--backbone-layer block_13_expand_relu]
+
+The Keras model is rebuilt from the artifact (architecture code + its SavedModel variables,
+evaluate_guard.keras_model_from_artifact) and checked against the artifact: the probabilities
+of the rebuilt export must equal the old ones (max |dp| < 1e-5) on real images, or nothing is
+written. The lesion split is train.py's (same loader, deduplication and seed, read from the
+metadata's hyperparameters), so the guard is fitted on the training lesions and thresholded on
+the validation lesions; the test lesions stay unseen. metadata.json is kept except "guard".
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+log = logging.getLogger("refit_guard")
+
+
+def split_args(meta: dict, data: str) -> list[str]:
+    hp = meta["training"]["hyperparameters"]
+    roots = ",".join(os.path.join(data, s) for s in ("isic-dev", "isic-2017"))
+    return [
+        "--train", roots, "--arch", meta["arch"], "--image-size", str(meta["input_size"]),
+        "--seed", str(hp["seed"]), "--val-fraction", str(hp["val_fraction"]),
+        "--test-fraction", str(hp["test_fraction"]), "--dedup-distance", str(hp["dedup_distance"]),
+        "--dedup-correlation", str(hp["dedup_correlation"]),
+    ]  # fmt: skip
+
+
+def probabilities(saved_model_dir: str, blobs: list[bytes]) -> np.ndarray:
+    import tensorflow as tf
+
+    session = tf.compat.v1.Session(graph=tf.Graph())
+    graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], saved_model_dir)
+    sig = graph.signature_def["serving_default"]
+    return session.run(sig.outputs["probabilities"].name, {sig.inputs["image_bytes"].name: blobs})
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--artifact", required=True)
+    p.add_argument("--data", default=os.path.join("..", "shared", "data"))
+    p.add_argument("--out", required=True, help="model.tar.gz to write (may be --artifact)")
+    p.add_argument("--backbone-layer", default="", help="default: guard.DEFAULT_BACKBONE_LAYER; 'none': top")
+    p.add_argument("--margin", type=float, default=None)
+    p.add_argument("--check-images", type=int, default=24)
+    args = p.parse_args(argv)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import train
+    from evaluate_guard import keras_model_from_artifact, lesion_files, read
+    from lesion_model import guard as guard_module
+    from lesion_model.export import extract, make_tarball, read_metadata, write_artifact_dir
+
+    meta = read_metadata(args.artifact)
+    with tempfile.TemporaryDirectory() as tmp:
+        old = extract(args.artifact, os.path.join(tmp, "old"))
+        model = keras_model_from_artifact(old, meta)
+        parts, _ = train.load_parts(train.parse_args(split_args(meta, args.data)))
+        layer = args.backbone_layer or guard_module.default_backbone_layer(model)
+        layer = None if layer == "none" else layer
+        extra = {} if args.margin is None else {"margin": args.margin}
+        guard = guard_module.fit_guard(
+            model, parts["train"].images, parts["val"].images, backbone_layer=layer, **extra
+        )
+        log.info("guard: %s", guard.summary())
+        new_meta = {**meta, "guard": guard.metadata()}
+        out_dir = os.path.join(tmp, "new")
+        write_artifact_dir(model, int(meta["input_size"]), out_dir, new_meta,
+                           os.path.join(tmp, "old", "report"), guard=guard)  # fmt: skip
+        n = args.check_images // 2
+        blobs = [
+            read(f) for s in ("isic-dev", "isic-2017") for f in lesion_files(os.path.join(args.data, s))[:n]
+        ]
+        dp = float(
+            np.max(
+                np.abs(probabilities(old, blobs) - probabilities(os.path.join(out_dir, "model", "1"), blobs))
+            )
+        )
+        log.info("probabilities, rebuilt vs artifact, %d images: max |dp| = %.3g", len(blobs), dp)
+        if not dp < 1e-5:
+            raise SystemExit(f"rebuilt model differs from the artifact (max |dp| {dp:.3g}): nothing written")
+        make_tarball(out_dir, args.out)
+    log.info("wrote %s", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
