@@ -60,6 +60,8 @@ class BatchTransform(Construct):
             "Model",
             execution_role_arn=self.role.role_arn,
             primary_container=endpoint.model.primary_container,  # one container definition for both
+            # SageMaker moves the S3 input and output itself: the container needs no network.
+            enable_network_isolation=True,
         )
         self.model.node.add_dependency(self.role.node.find_child("DefaultPolicy"), *model.depends_on)
         self.model_name = self.model.attr_model_name

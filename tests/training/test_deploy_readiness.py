@@ -146,7 +146,7 @@ def s3_inputs(template: dict[str, Any]) -> list[tuple[str, str]]:
 
 def test_the_checker_finds_every_sagemaker_role_and_input(trained):
     roles = sagemaker_roles(trained)
-    assert len(roles) == 2  # the jobs' role and the endpoint's
+    assert len(roles) == 3  # the jobs' role, the endpoint's and Batch Transform's
     inputs = s3_inputs(trained)
     assert len(inputs) == 3 and any(key.endswith(".gz") for _, key in inputs)
 
@@ -169,15 +169,23 @@ def test_every_job_input_is_readable_and_its_bucket_listable_by_the_job_role(tra
         assert allows(trained, job_role, "s3:GetObject", f"{arn}/{key}{'x.jpg' if key.endswith('/') else ''}")
 
 
-def test_the_model_role_can_read_its_artifact(trained):
-    model = _one(trained, "AWS::SageMaker::Model")
-    role_id = model["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0]
-    bucket, key = (
-        _render(trained, model["Properties"]["PrimaryContainer"]["ModelDataUrl"])
-        .removeprefix("s3://")
-        .split("/", 1)
-    )
-    assert allows(trained, sagemaker_roles(trained)[role_id], "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")
+def _endpoint_model(template: dict[str, Any]) -> dict[str, Any]:
+    [model] = [m for k, m in _of_type(template, "AWS::SageMaker::Model").items() if k.startswith("Inference")]
+    return model
+
+
+def test_each_model_role_can_read_its_artifact(trained):
+    models = _of_type(trained, "AWS::SageMaker::Model")
+    assert len(models) == 2  # the endpoint's and Batch Transform's
+    for model in models.values():
+        role_id = model["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0]
+        bucket, key = (
+            _render(trained, model["Properties"]["PrimaryContainer"]["ModelDataUrl"])
+            .removeprefix("s3://")
+            .split("/", 1)
+        )
+        statements = sagemaker_roles(trained)[role_id]
+        assert allows(trained, statements, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}"), role_id
 
 
 def test_the_checker_fails_a_role_without_list_bucket(trained):
@@ -237,7 +245,7 @@ def test_spot_and_serverless_change_the_checks_and_the_wait_but_not_the_job(synt
     # spot does not change the model: same fingerprint, same job; its longer timeout needs a new wait
     assert _job(changed)["Fingerprint"] == _job(trained)["Fingerprint"]
     assert _training_wait(changed) != _training_wait(trained)
-    assert "EnableNetworkIsolation" not in _one(changed, "AWS::SageMaker::Model")["Properties"]
+    assert "EnableNetworkIsolation" not in _endpoint_model(changed)["Properties"]
 
 
 def test_min_auc_replaces_the_wait_so_the_same_job_is_judged_again(synth, trained):
@@ -254,5 +262,6 @@ def test_another_gpu_instance_type_neither_retrains_nor_replaces_the_wait(synth,
     assert _job(changed)["InstanceType"] == "ml.g5.2xlarge"  # used by the next new or retried attempt
 
 
-def test_the_real_time_model_runs_network_isolated(trained):
-    assert _one(trained, "AWS::SageMaker::Model")["Properties"]["EnableNetworkIsolation"] is True
+def test_the_real_time_and_batch_models_run_network_isolated(trained):
+    for model in _of_type(trained, "AWS::SageMaker::Model").values():
+        assert model["Properties"]["EnableNetworkIsolation"] is True
