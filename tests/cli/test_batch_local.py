@@ -29,7 +29,9 @@ def folder(tmp_path: Path) -> Path:
         (root / label).mkdir(parents=True, exist_ok=True)
         shutil.copy(sample, root / label / sample.name)
     (root / "extra").mkdir()
-    Image.new("RGB", (256, 256), (180, 110, 90)).save(root / "extra" / "plain.png")
+    # A lesion photo re-encoded as PNG (the model's guard refuses a flat colour).
+    plain = Image.open(SAMPLES[0]) if SAMPLES else Image.new("RGB", (256, 256), (180, 110, 90))
+    plain.convert("RGB").resize((256, 256)).save(root / "extra" / "plain.png")
     (root / "extra" / "notes.jpg").write_text("clinic notes, not an image\n")
     return root
 

@@ -12,6 +12,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 
 from PIL import Image, ImageDraw
 
@@ -19,8 +20,15 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXIF_ORIENTATION = 0x0112
 
 
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "ISIC_0024398_nevus.jpg"
+
+
 def lesion(size: tuple[int, int] = (224, 224), mode: str = "RGB") -> Image.Image:
-    """A skin-coloured picture with a dark irregular blob: cheap, deterministic, photo-like."""
+    """The shipped lesion photo (tests/data) at `size` when present: the model's not-a-lesion guard
+    refuses drawings. Else a skin-coloured picture with a dark irregular blob, drawn."""
+    if SAMPLE.is_file():
+        img = Image.open(SAMPLE).convert("RGB").resize(size)
+        return img.convert(mode) if mode != "RGB" else img
     width, height = size
     img = Image.new("RGB", size, (214, 168, 140))
     shade = Image.linear_gradient("L").resize(size)
