@@ -245,7 +245,14 @@ def _schemas() -> dict[str, Any]:
                         ]
                     },
                 },
-                "metrics_by_source": {"type": "object", "description": "Validation metrics per data source."},
+                "metrics_by_source": {
+                    "type": "object",
+                    "description": "Metrics per data source, on the split named by metrics_by_source_split.",
+                },
+                "metrics_by_source_split": {
+                    "type": "string",
+                    "description": "The split of metrics_by_source: test (held back) or validation.",
+                },
                 "leave_one_source_out": {
                     "description": "Metrics of models trained without one source and scored on it.",
                     "anyOf": [{"type": "array"}, {"type": "object"}],

@@ -24,6 +24,7 @@ MODEL_FIELDS = (
     "threshold",
     "validation_metrics",
     "metrics_by_source",  # per data source, when the training data had several
+    "metrics_by_source_split",  # which split those figures come from ("test" or "validation")
     "leave_one_source_out",  # trained without a source, scored on it (when measured)
     "trained_at",
     "dataset",

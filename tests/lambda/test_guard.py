@@ -41,6 +41,7 @@ def guarded(lambda_app, tmp_path, monkeypatch):
         **METADATA,
         "guard": GUARD,
         "metrics_by_source": BY_SOURCE,
+        "metrics_by_source_split": "test",
         "leave_one_source_out": LEAVE_ONE_OUT,
     }
     path.write_text(json.dumps(document))
@@ -152,6 +153,7 @@ def test_model_route_shows_the_guard_threshold_and_the_per_source_figures(guarde
     assert answer.body["guard"]["threshold"] == THRESHOLD
     assert answer.body["guard"]["validation"] == GUARD["validation"]
     assert answer.body["metrics_by_source"] == BY_SOURCE
+    assert answer.body["metrics_by_source_split"] == "test"  # the page labels the figures with it
     assert answer.body["leave_one_source_out"] == LEAVE_ONE_OUT
     _schema(guarded, "ModelInfo").validate(answer.body)
 
