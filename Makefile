@@ -19,7 +19,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SKINLESION_TF_SERVING_PYTHON := $(CURDIR)/$(VENV_TF_SERVING)/bin/python
 
 .PHONY: help setup up test check lint typecheck pytest web-test web-build synth cfn-lint \
-        deploy destroy browser train-default evaluate-default bench clean \
+        deploy destroy browser lock train-default evaluate-default bench clean \
         train-default-model bench-model loso-table
 
 help:
@@ -30,18 +30,31 @@ help:
 	@echo "make train-default - retrain the shipped default model from ../shared/data (isic-dev + isic-2017)"
 	@echo "make loso-table    - leave-one-source-out table + recipe ablation (models/default/loso.json)"
 	@echo "make bench   - run the benchmark scripts in bench/"
+	@echo "make lock    - re-resolve the hash-locked requirements/*.lock (UPGRADE=1 for newer versions)"
 
 # ---------------------------------------------------------------- set-up
-$(VENV)/.stamp: pyproject.toml
+# Python packages come only from the hash locks in requirements/ (docs/security.md, "Supply
+# chain"): pip refuses any file whose sha256 the lock does not list, and --no-deps installs
+# nothing the lock does not name. The locks pin pip and setuptools too. The project itself is
+# installed editable with the locked setuptools (--no-build-isolation) and --no-index, so
+# nothing unhashed is fetched. `make lock` re-resolves them (UPGRADE=1 takes newer versions).
+LOCKED_INSTALL := install -q --require-hashes --no-deps -r
+
+$(VENV)/.stamp: pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -U pip
-	$(BIN)/pip install -q -e ".[cdk,lambda,model,local,dev]"
+	$(BIN)/pip $(LOCKED_INSTALL) requirements/dev.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation --no-index -e .
 	touch $@
 
-$(VENV_TF_SERVING)/.stamp:
+$(VENV_TF_SERVING)/.stamp: requirements/tf-serving.lock
 	$(PYTHON) -m venv $(VENV_TF_SERVING)
-	$(VENV_TF_SERVING)/bin/pip install -q "tensorflow-cpu==2.20.0"
+	$(VENV_TF_SERVING)/bin/pip $(LOCKED_INSTALL) requirements/tf-serving.lock
 	touch $@
+
+# Re-resolve every lock from its inputs (asks PyPI; installs the pinned uv from requirements/tools.lock).
+lock: $(VENV)/.stamp
+	$(BIN)/pip $(LOCKED_INSTALL) requirements/tools.lock
+	$(PY) -m tools.locks $(if $(UPGRADE),--upgrade)
 
 node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
