@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from lesion_model import data, sources
+from lesion_model import data, pretrained, sources
 from lesion_model.architectures import ARCHITECTURES, HEADS, make_model, set_temperature
 from lesion_model.augment import AUGMENTATIONS, make_augmentation
 from lesion_model.distribute import is_chief, make_strategy, use_mixed_precision_if_gpu
@@ -69,6 +69,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--metrics-out", help="also write a metrics summary (with this command) here")
     p.add_argument("--arch", default="mobilenet_v2", choices=sorted(ARCHITECTURES))
     p.add_argument("--weights", default="none", help="imagenet | none | PATH to .h5 (transfer models)")
+    p.add_argument("--allow-unverified-weights", action="store_true", help="use weights of unknown sha256")
     p.add_argument("--image-size", type=int, help="default: the architecture's (seed 180, mobilenet 224)")
     p.add_argument("--batch-size", type=int, help="default: the architecture's (seed 16)")
     p.add_argument("--learning-rate", type=float, help="default: the architecture's (1e-3)")
@@ -121,6 +122,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if not args.train:
         p.error("--train (or SM_CHANNEL_TRAIN) is required")
     _fill_arch_defaults(args)
+    args.pretrained = pretrained.check(args.weights, allow_unverified=args.allow_unverified_weights)
     return args
 
 

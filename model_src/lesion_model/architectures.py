@@ -15,14 +15,13 @@ is divided by T, set after calibration; 1 until then).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import keras
 import tensorflow as tf
 from keras import layers
 
-from lesion_model import DIAGNOSES, MALIGNANT_DIAGNOSES
+from lesion_model import DIAGNOSES, MALIGNANT_DIAGNOSES, pretrained
 from lesion_model.colour import ShadesOfGrey
 
 BACKBONE_NAME = "backbone"
@@ -77,13 +76,9 @@ def make_model(
 
 
 def _resolve_weights(weights: str | None) -> str | None:
-    if weights in (None, "none"):
-        return None
-    if weights == "imagenet":
-        return "imagenet"  # Keras downloads it (works on SageMaker, not offline)
-    if not os.path.isfile(weights):
-        raise FileNotFoundError(f"--weights {weights!r}: no such file (use imagenet, none or a path)")
-    return weights
+    # Never Keras's own "imagenet" download (no hash check): "imagenet" is the file shipped in
+    # model_src/weights/, and every file is checked against its known sha256 first.
+    return pretrained.resolve(weights)
 
 
 def _stem(image_size: int, colour_constancy: bool):

@@ -83,6 +83,9 @@ def build_metadata(args, splits, skipped, val_metrics, test_metrics, history, tr
         },
         "intended_use": "research demonstration; not a medical device and not for diagnosis",
     }
+    weights = getattr(args, "pretrained", None)  # lesion_model.pretrained.check's record (sha256, verified)
+    if weights is not None:
+        meta["training"]["pretrained_weights"] = weights.metadata()
     if test_metrics is not None:
         meta["test_metrics"] = test_metrics
     return meta

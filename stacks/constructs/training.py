@@ -44,6 +44,8 @@ from stacks.constructs.training_handlers import PipelineFunctions
 WAIT_LIMIT_S = 43_200  # CloudFormation's maximum WaitCondition timeout (12 h)
 WAIT_MARGIN_S = 3_600  # instance start, data download, model upload around the training time
 VOLUME_GB = 50
+# weights "imagenet": the sha256-checked file inside the model_src bundle (model_src/weights/,
+# lesion_model/pretrained.py); the job downloads no weights.
 DEFAULT_HYPERPARAMETERS = {"arch": "mobilenet_v2", "weights": "imagenet", "head-epochs": 3, "patience": 5}
 EXPORT_MARGIN_MINUTES = 20  # train.py stops this long before MaxRuntime to export the model
 

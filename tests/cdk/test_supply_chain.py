@@ -45,3 +45,22 @@ def test_a_lock_made_from_other_requirements_stops_the_build(tmp_path: Path) -> 
     (tmp_path / bundling.LOCK_NAME).write_text((PREDICT / bundling.LOCK_NAME).read_text())
     with pytest.raises(ValueError, match="another requirements.txt"):
         bundling.checked_lock(tmp_path / "requirements.txt")
+
+
+def test_the_training_code_bundle_carries_the_verified_imagenet_weights() -> None:
+    """`--weights imagenet` (the training job's default) loads this file: the job downloads none."""
+    import hashlib
+    import io
+    import tarfile
+
+    from stacks.constructs.dataset import MODEL_SRC, deterministic_targz
+    from stacks.constructs.training import DEFAULT_HYPERPARAMETERS
+
+    assert DEFAULT_HYPERPARAMETERS["weights"] == "imagenet"
+    with tarfile.open(fileobj=io.BytesIO(deterministic_targz(MODEL_SRC))) as tar:
+        names = tar.getnames()
+        weights = tar.extractfile("weights/mobilenet_v2_0.35_224_no_top_imagenet_via_teachable_machine.h5")
+        assert weights is not None
+        digest = hashlib.sha256(weights.read()).hexdigest()
+    assert digest == "738eef517c981311e64cca03e00aca95efa96f3e3e406724c4c506ffc3281c87"
+    assert {"weights/NOTE.md", "lesion_model/pretrained.py", "train.py"} <= set(names)
