@@ -61,14 +61,18 @@ def prepare() -> dict[str, str]:
     import numpy as np
     from lesion_model.architectures import make_model
     from lesion_model.export import export_saved_model
-    from lesion_model.guard import default_backbone_layer, fit_guard
+    from lesion_model.guard import LAYER_PARTS, NEGATIVES_LAYER, extract_features, fit_guard_with_negatives
 
     keras.utils.set_random_seed(0)
     model = make_model("mobilenet_v2", 224, None)
     rng = np.random.default_rng(0)
-    images = np.clip(rng.normal(150, 40, (160, 224, 224, 3)), 0, 255).astype(np.float32)
-    # The guard train.py fits: on the backbone layer guard.DEFAULT_BACKBONE_LAYER.
-    guard = fit_guard(model, images[:120], images[120:], backbone_layer=default_backbone_layer(model))
+    images = np.clip(rng.normal(150, 40, (160, 224, 224, 3)), 0, 255).astype(np.uint8)
+    others = np.clip(rng.normal(90, 60, (40, 224, 224, 3)), 0, 255).astype(np.uint8)
+    # The guard train.py fits by default: two linear parts on guard.NEGATIVES_LAYER's statistics.
+    found = extract_features(model, others, 20, NEGATIVES_LAYER)
+    guard = fit_guard_with_negatives(
+        model, images[:120], images[120:], {k: found[k] for k in LAYER_PARTS}, quality_images=60
+    )
     paths = {
         "without guard": os.path.join(WORK, "plain", "1"),
         "with guard": os.path.join(WORK, "guard", "1"),

@@ -58,6 +58,11 @@ from lesion_model.training import FitConfig, WorstSourceSelection, fit
 log = logging.getLogger("train")
 
 
+# Frozen with everything below it (ImageNet weights): the guard's features come from this layer,
+# and leave-one-source-out scored this no worse than fine-tuning all of it (docs/model.md).
+FREEZE_THROUGH_DEFAULT = "block_16_expand_relu"
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     env = os.environ.get
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -77,6 +82,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=10, help="total epochs, head phase included")
     p.add_argument("--head-epochs", type=int, default=0, help="transfer models: frozen-backbone epochs first")
     p.add_argument("--fine-tune-fraction", type=float, default=1.0, help="top share of backbone to unfreeze")
+    p.add_argument(
+        "--freeze-through",
+        help=f"backbone layer kept frozen with every layer below it (its ImageNet features feed the "
+        f"guard); default for pretrained mobilenet_v2: {FREEZE_THROUGH_DEFAULT}; none: fine-tune all",
+    )  # fmt: skip
     p.add_argument("--fine-tune-lr-scale", type=float, default=0.1)
     p.add_argument("--augment", choices=AUGMENTATIONS, help="default: seed for seed, else domain")
     p.add_argument("--head", choices=HEADS, default="diagnosis", help="diagnosis-level softmax or one logit")
@@ -114,6 +124,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--guard", choices=("on", "off"), default="on", help="fit the not-a-lesion guard (issue 14)"
     )
+    p.add_argument(
+        "--guard-negatives", default="default",
+        help="features of non-lesion photos for the guard (.npz from model_src/guard_negatives.py); "
+        "default: the packaged file; none: lesion-only guard",
+    )  # fmt: skip
     p.add_argument("--source-revision", default=env("SKINLESION_SOURCE_REVISION"))
     args, unknown = p.parse_known_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -133,6 +148,11 @@ def _fill_arch_defaults(args: argparse.Namespace) -> None:
             setattr(args, name, getattr(defaults, name))
     if args.augment is None:
         args.augment = "seed" if args.arch == "seed" else "domain"
+    if args.freeze_through is None:
+        pretrained_backbone = args.arch == "mobilenet_v2" and args.weights not in (None, "", "none")
+        args.freeze_through = FREEZE_THROUGH_DEFAULT if pretrained_backbone else ""
+    elif args.freeze_through == "none":
+        args.freeze_through = ""
 
 
 @dataclass
@@ -297,8 +317,9 @@ def split_metrics(part: Part, p: np.ndarray, threshold: float) -> tuple[dict, di
 
 def fit_config(args) -> FitConfig:
     keys = (
-        "epochs", "learning_rate", "head_epochs", "fine_tune_fraction", "fine_tune_lr_scale", "patience",
-        "max_minutes", "max_cpu_minutes", "checkpoint_dir", "tensorboard_dir",
+        "epochs", "learning_rate", "head_epochs", "fine_tune_fraction", "freeze_through",
+        "fine_tune_lr_scale", "patience", "max_minutes", "max_cpu_minutes", "checkpoint_dir",
+        "tensorboard_dir",
     )  # fmt: skip
     return FitConfig(**{k: getattr(args, k) for k in keys})
 
@@ -345,6 +366,7 @@ def main(argv=None) -> int:
         "colour_constancy",
         "augment",
         "sampling",
+        "freeze_through",
         "calibrate",
         "dedup_distance",
         "dedup_correlation",
@@ -373,9 +395,11 @@ def _leave_one_source_out_table(args) -> dict | None:
         return None
     with open(path) as f:
         table = json.load(f)
-    recipe = {k: getattr(args, k) for k in ("head", "colour_constancy", "augment", "sampling")}
+    keys = ("head", "colour_constancy", "augment", "sampling", "freeze_through")
+    recipe = {k: getattr(args, k) for k in keys}
     rows = table.get("rows", [])
-    same = [row for row in rows if row.get("recipe") == recipe]
+    # Rows measured before --freeze-through existed fine-tuned the whole backbone.
+    same = [row for row in rows if {"freeze_through": "", **row.get("recipe", {})} == recipe]
     return {
         "note": table.get("note", ""),
         "settings": table.get("settings", {}),
@@ -388,18 +412,60 @@ def _fit_guard(args, model, parts: dict[str, Part]):
     if args.guard == "off":
         return None
     try:
-        from lesion_model.guard import default_backbone_layer, fit_guard
+        from lesion_model import guard as g
     except ImportError:
         log.warning("lesion_model.guard is not available: the artifact has no not-a-lesion guard")
         return None
-    # The backbone layer guard.DEFAULT_BACKBONE_LAYER when the model has it (MobileNetV2), else
-    # the top pooled features (docs/model.md "The not-a-lesion guard").
-    layer = default_backbone_layer(model)
-    guard = fit_guard(
-        model, parts["train"].images, parts["val"].images, batch_size=args.batch_size, backbone_layer=layer
-    )
+    negatives = _guard_negatives(args, model, g)
+    if negatives is not None:
+        # The guard with negatives (docs/model.md "The not-a-lesion guard"): the frozen ImageNet
+        # layer's features, lesions against photographs and against degraded lesion photos.
+        guard = g.fit_guard_with_negatives(
+            model, parts["train"].images, parts["val"].images, negatives["parts"],
+            val_sources=parts["val"].split.sources, batch_size=args.batch_size,
+            backbone_layer=negatives["layer"], seed=args.seed,
+        )  # fmt: skip
+        guard.info["negatives"] = {k: negatives["info"].get(k) for k in ("source", "half", "weights_sha256")}
+    else:
+        # Lesions only: the backbone layer guard.DEFAULT_BACKBONE_LAYER when the model has it
+        # (MobileNetV2), else the top pooled features.
+        layer = g.default_backbone_layer(model)
+        guard = g.fit_guard(
+            model,
+            parts["train"].images,
+            parts["val"].images,
+            batch_size=args.batch_size,
+            backbone_layer=layer,
+        )
     log.info("guard: %s", guard.summary())
     return guard
+
+
+def _guard_negatives(args, model, g) -> dict | None:
+    """The photo negatives' features, when this model can use them: its backbone is frozen
+    through their layer (--freeze-through) and computes that layer exactly as when they were
+    made (a probe image's features agree). Otherwise None: the lesion-only guard."""
+    path = g.NEGATIVES_FILE if args.guard_negatives == "default" else args.guard_negatives
+    if path == "none":
+        return None
+    negatives = g.load_negatives(path, args.image_size)
+    if negatives is None:
+        log.warning("guard: no negatives for %d px in %s: lesion-only guard", args.image_size, path)
+        return None
+    try:
+        names = [layer.name for layer in model.get_layer(g.BACKBONE_NAME).layers]
+    except ValueError:
+        return None
+    frozen = args.freeze_through in names and names.index(negatives["layer"]) <= names.index(
+        args.freeze_through
+    )
+    if not frozen:
+        log.warning("guard: %s is fine-tuned (--freeze-through): lesion-only guard", negatives["layer"])
+        return None
+    if not g.negatives_match(model, negatives, args.image_size):
+        log.warning("guard: the negatives were made with other weights or preprocessing: lesion-only guard")
+        return None
+    return negatives
 
 
 def _write_outputs(args, model, meta, val_metrics, val_roc, history, calibration, guard) -> None:

@@ -194,9 +194,13 @@ def feature_model(model: keras.Model) -> keras.Model:
     return keras.Model(model.inputs, model.get_layer(POOLED_NAME).output, name=f"{model.name}_features")
 
 
-def set_backbone_trainable(model: keras.Model, unfreeze_from: float) -> int:
+def set_backbone_trainable(model: keras.Model, unfreeze_from: float, freeze_through: str = "") -> int:
     """Freeze the backbone except its top `unfreeze_from` fraction of layers (0 = frozen, 1 = all).
 
+    `freeze_through`: a backbone layer name; it and every layer before it stay frozen whatever
+    the fraction, so that layer's output keeps the pretrained (ImageNet) features. The
+    not-a-lesion guard reads them (docs/model.md). BatchNormalization layers always stay
+    frozen (their ImageNet statistics, inference mode).
     Returns the number of trainable backbone layers. Models without a backbone stay trainable.
     """
     try:
@@ -205,7 +209,12 @@ def set_backbone_trainable(model: keras.Model, unfreeze_from: float) -> int:
         return 0
     n_layers = len(backbone.layers)
     first = int(round(n_layers * (1.0 - unfreeze_from)))
-    backbone.trainable = unfreeze_from > 0
+    if freeze_through:
+        names = [layer.name for layer in backbone.layers]
+        if freeze_through not in names:
+            raise ValueError(f"freeze_through: the backbone has no layer {freeze_through!r}")
+        first = max(first, names.index(freeze_through) + 1)
+    backbone.trainable = unfreeze_from > 0 and first < n_layers
     for i, layer in enumerate(backbone.layers):
         layer.trainable = i >= first and not isinstance(layer, layers.BatchNormalization)
     return sum(1 for layer in backbone.layers if layer.trainable and layer.weights)

@@ -33,7 +33,9 @@ Use (train.py):
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from dataclasses import dataclass, field
 
 import keras
@@ -57,6 +59,15 @@ _EPS = 1e-6
 BACKBONE_NAME = "backbone"
 DEFAULT_BACKBONE_LAYER = "block_13_expand_relu"
 LAYER_PARTS = ("layer_mean", "layer_std")
+# The guard with negatives (docs/model.md): two linear lesion-vs-negative scores on the pooled
+# mean and spread of a backbone layer that training keeps frozen at its ImageNet weights
+# (train.py --freeze-through), so features of negative images computed once stay valid:
+#   "photo":   lesions vs photographs that are not skin lesions (NEGATIVES_FILE),
+#   "quality": lesions vs degraded copies of training lesions (plain skin, blur, dark, glare).
+# Lesions rotated and mirrored count as lesions. The image is refused when either score says so.
+NEGATIVES_LAYER = "block_16_expand_relu"
+DEFAULT_L2 = 1.0 / 0.3
+COMBINE_MEAN, COMBINE_MAX = "mean", "max"
 
 
 # ----------------------------------------------------------------------------- features
@@ -235,21 +246,82 @@ class Part:
     def standardised(self, x: np.ndarray) -> np.ndarray:
         return (self.log_distance(x) - self.loc) / self.scale
 
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.name,)
+
+
+@dataclass
+class LinearPart:
+    """A linear lesion-vs-negatives score: L2-regularised logistic regression with balanced class
+    weights (numpy, Newton steps), standardisation folded into `weights`. Its "distance" is the
+    negative logit (high = unlike the lesions), log-standardised on validation lesions like `Part`.
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    weights: np.ndarray  # [D] on the raw concatenated inputs
+    bias: float
+    loc: float = 0.0
+    scale: float = 1.0
+    n_negatives: int = 0
+
+    @classmethod
+    def fit(
+        cls, name: str, inputs: tuple[str, ...], positives: np.ndarray, negatives: np.ndarray, l2: float
+    ) -> LinearPart:
+        if len(positives) < 2 or len(negatives) < 2:
+            raise ValueError(
+                f"guard part {name!r}: need lesions and negatives, got {len(positives)}/{len(negatives)}"
+            )
+        x = np.concatenate([positives, negatives]).astype(np.float64)
+        y = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
+        mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-6
+        z = np.concatenate([(x - mu) / sd, np.ones((len(x), 1))], axis=1)
+        # Balanced class weights (each class weighs half), as sklearn's class_weight="balanced".
+        sample = np.where(y == 1, len(y) / (2.0 * len(positives)), len(y) / (2.0 * len(negatives)))
+        penalty = np.full(z.shape[1], l2)
+        penalty[-1] = 0.0  # the intercept is not shrunk
+        beta = np.zeros(z.shape[1])
+        for _ in range(100):
+            p = 1.0 / (1.0 + np.exp(-np.clip(z @ beta, -30, 30)))
+            gradient = z.T @ (sample * (p - y)) + penalty * beta
+            hessian = (z * (sample * p * (1 - p))[:, None]).T @ z + np.diag(penalty)
+            step = np.linalg.solve(hessian, gradient)
+            beta -= step
+            if np.max(np.abs(step)) < 1e-7:
+                break
+        weights = beta[:-1] / sd
+        bias = float(beta[-1] - np.sum(beta[:-1] * mu / sd))
+        return cls(name, tuple(inputs), weights, bias, n_negatives=int(len(negatives)))
+
+    def log_distance(self, x: np.ndarray) -> np.ndarray:
+        return -(x @ self.weights + self.bias)
+
+    def standardised(self, x: np.ndarray) -> np.ndarray:
+        return (self.log_distance(x) - self.loc) / self.scale
+
+
+def _gather(features: dict, part) -> np.ndarray:
+    return np.concatenate([np.asarray(features[name]) for name in part.inputs], axis=1)
+
 
 @dataclass
 class LesionGuard:
     """Parts + the score's calibration. `score` (numpy) and `tf_score` (graph) agree."""
 
-    parts: list[Part]
+    parts: list  # of Part and LinearPart
     z_threshold: float
     z_scale: float
     feature_layer: str = FEATURE_LAYER
     threshold: float = SCORE_THRESHOLD
     info: dict = field(default_factory=dict)
     backbone_layer: str | None = None  # set: the parts read this backbone layer (serving_model)
+    combine: str = COMBINE_MEAN  # how the parts' standardised distances make z: mean or max
 
     def z(self, features: dict[str, np.ndarray]) -> np.ndarray:
-        return np.mean([p.standardised(features[p.name]) for p in self.parts], axis=0)
+        zs = [p.standardised(_gather(features, p)) for p in self.parts]
+        return np.max(zs, axis=0) if self.combine == COMBINE_MAX else np.mean(zs, axis=0)
 
     def score(self, features: dict[str, np.ndarray]) -> np.ndarray:
         """lesion_score in [0, 1] for numpy features (from `extract_features`)."""
@@ -259,35 +331,51 @@ class LesionGuard:
     def tf_score(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
         """The same score as TF ops on `feature_parts(...)` (used inside the serving graph).
 
-        All parts in one pass of a few ops (the serving cost is per op, not per FLOP): with
-        c = x - mean per part, distance = inv_residual |c|^2 - |c V sqrt(inv_residual - inv_var)|^2,
-        which equals the projected-plus-residual form of `Part.log_distance`.
+        All Mahalanobis parts in one pass of a few ops (the serving cost is per op, not per
+        FLOP): with c = x - mean per part, distance = inv_residual |c|^2 - |c V sqrt(inv_residual
+        - inv_var)|^2, which equals the projected-plus-residual form of `Part.log_distance`;
+        the linear parts sharing the same inputs in one matrix product.
         """
-        mean, squares, projection, sums, loc, scale = self._fused()
-        x = tf.concat([tf.cast(features[p.name], tf.float32) for p in self.parts], axis=1)
-        centred = x - mean
-        projected = tf.matmul(centred, projection)
-        distance = tf.matmul(tf.square(centred), squares) - tf.matmul(tf.square(projected), sums)
-        z = tf.reduce_mean((tf.math.log(tf.nn.relu(distance) + _EPS) - loc) * scale, axis=1)
+        columns = []
+        mahalanobis = [p for p in self.parts if isinstance(p, Part)]
+        if mahalanobis:
+            mean, squares, projection, sums, loc, scale = self._fused(mahalanobis)
+            x = tf.concat([tf.cast(features[p.name], tf.float32) for p in mahalanobis], axis=1)
+            centred = x - mean
+            projected = tf.matmul(centred, projection)
+            distance = tf.matmul(tf.square(centred), squares) - tf.matmul(tf.square(projected), sums)
+            columns.append((tf.math.log(tf.nn.relu(distance) + _EPS) - loc) * scale)
+        linear = [p for p in self.parts if isinstance(p, LinearPart)]
+        for inputs in dict.fromkeys(p.inputs for p in linear):
+            group = [p for p in linear if p.inputs == inputs]
+            x = tf.concat([tf.cast(features[name], tf.float32) for name in inputs], axis=1)
+            weights = tf.constant(np.stack([p.weights for p in group], axis=1).astype(np.float32))
+            bias = tf.constant(np.array([p.bias for p in group], np.float32))
+            loc = tf.constant(np.array([p.loc for p in group], np.float32))
+            scale = tf.constant(np.array([1.0 / p.scale for p in group], np.float32))
+            columns.append((-(tf.matmul(x, weights) + bias) - loc) * scale)
+        z = tf.concat(columns, axis=1) if len(columns) > 1 else columns[0]
+        z = tf.reduce_max(z, axis=1) if self.combine == COMBINE_MAX else tf.reduce_mean(z, axis=1)
         return tf.sigmoid((np.float32(self.z_threshold) - z) / np.float32(self.z_scale))
 
-    def _fused(self):
-        """Block matrices over all parts: mean [D], squares [D, P], projection [D, K], sums [K, P]."""
-        dims = [p.mean.shape[0] for p in self.parts]
-        ranks = [p.directions.shape[1] for p in self.parts]
-        squares = np.zeros((sum(dims), len(self.parts)), np.float32)
+    @staticmethod
+    def _fused(parts: list[Part]):
+        """Block matrices over `parts`: mean [D], squares [D, P], projection [D, K], sums [K, P]."""
+        dims = [p.mean.shape[0] for p in parts]
+        ranks = [p.directions.shape[1] for p in parts]
+        squares = np.zeros((sum(dims), len(parts)), np.float32)
         projection = np.zeros((sum(dims), sum(ranks)), np.float32)
-        sums = np.zeros((sum(ranks), len(self.parts)), np.float32)
+        sums = np.zeros((sum(ranks), len(parts)), np.float32)
         d0 = k0 = 0
-        for i, (part, d, k) in enumerate(zip(self.parts, dims, ranks, strict=True)):
+        for i, (part, d, k) in enumerate(zip(parts, dims, ranks, strict=True)):
             squares[d0 : d0 + d, i] = part.inv_residual
             weights = np.sqrt(np.maximum(part.inv_residual - part.inv_variances, 0.0))
             projection[d0 : d0 + d, k0 : k0 + k] = part.directions * weights
             sums[k0 : k0 + k, i] = 1.0
             d0, k0 = d0 + d, k0 + k
-        mean = np.concatenate([p.mean for p in self.parts]).astype(np.float32)
-        loc = np.array([p.loc for p in self.parts], np.float32)
-        scale = np.array([1.0 / p.scale for p in self.parts], np.float32)
+        mean = np.concatenate([p.mean for p in parts]).astype(np.float32)
+        loc = np.array([p.loc for p in parts], np.float32)
+        scale = np.array([1.0 / p.scale for p in parts], np.float32)
         return tuple(tf.constant(a) for a in (mean, squares, projection, sums, loc, scale))
 
     def refused(self, features: dict[str, np.ndarray]) -> np.ndarray:
@@ -298,19 +386,27 @@ class LesionGuard:
         return {
             "output": OUTPUT_KEY,
             "threshold": float(self.threshold),
-            "method": METHOD,
+            "method": self.method,
             "feature_layer": self.feature_layer,
             "parts": [p.name for p in self.parts],
             **({"backbone_layer": self.backbone_layer} if self.backbone_layer else {}),
-            "rank": int(self.parts[0].directions.shape[1]) if self.parts else 0,
+            **({"combine": self.combine} if len(self.parts) > 1 else {}),
+            **({"rank": int(self.parts[0].directions.shape[1])} if isinstance(self.parts[0], Part) else {}),
             **self.info,
         }
+
+    @property
+    def method(self) -> str:
+        kinds = {type(p) for p in self.parts}
+        if kinds == {LinearPart}:
+            return "linear-with-negatives"
+        return METHOD if kinds == {Part} else f"{METHOD}+linear-with-negatives"
 
     def summary(self) -> str:
         v = self.info.get("validation", {})
         where = f"{self.feature_layer}/{self.backbone_layer}" if self.backbone_layer else self.feature_layer
         return (
-            f"{METHOD} on {where} ({', '.join(p.name for p in self.parts)}): threshold "
+            f"{self.method} on {where} ({', '.join(p.name for p in self.parts)}): threshold "
             f"{self.threshold} refuses {v.get('lesion_refusal_rate', float('nan')):.2%} of "
             f"{v.get('n', 0)} validation lesions"
         )
@@ -389,6 +485,170 @@ def fit_guard_from_features(
         "validation": {
             "n": int(len(scores)),
             "lesion_refusal_rate": float(np.mean(scores < SCORE_THRESHOLD)),
+            "score_quantiles": {
+                q: float(np.quantile(scores, float(q))) for q in ("0.001", "0.01", "0.05", "0.5")
+            },
+        },
+    }
+    log.info("guard: %s", guard.summary())
+    return guard
+
+
+# ----------------------------------------------------------------------------- with negatives
+PHOTO, QUALITY = "photo", "quality"
+NEGATIVES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "guard_negatives.npz")
+PROBE_SEED = 20261206  # the probe image whose features prove the frozen layer is the same
+
+
+def probe_image(size: int) -> np.ndarray:
+    """A fixed pseudo-random picture [1, size, size, 3] (uint8): the same everywhere (RandomState
+    is frozen by numpy's compatibility policy)."""
+    rng = np.random.RandomState(PROBE_SEED)
+    coarse = rng.randint(0, 256, size=(1, 8, 8, 3)).astype(np.float32)
+    smooth = tf.image.resize(coarse, (size, size), method="bilinear").numpy()
+    noise = rng.randint(-20, 21, size=(1, size, size, 3))
+    return np.clip(smooth + noise, 0, 255).astype(np.uint8)
+
+
+def degraded(images: np.ndarray, seed: int) -> np.ndarray:
+    """Four bad photos of each lesion image [N, S, S, 3] -> [4N, S, S, 3] (uint8): a corner of
+    plain skin away from the lesion (enlarged), heavy blur, very dark, overexposed. The guard's
+    "quality" part learns to refuse them; evaluate_guard.py makes its hard cases another way
+    (Pillow, from the original files), so that check is not circular."""
+    rng = np.random.default_rng(seed)
+    x = tf.cast(images, tf.float32)
+    n, size = int(x.shape[0]), int(x.shape[1])
+    side = max(8, int(round(size * rng.uniform(0.22, 0.34))))
+    boxes = []
+    for _ in range(n):
+        top = 0 if rng.random() < 0.5 else size - side
+        left = 0 if rng.random() < 0.5 else size - side
+        boxes.append([top / size, left / size, (top + side) / size, (left + side) / size])
+    plain = tf.image.crop_and_resize(x, np.asarray(boxes, np.float32), np.arange(n), (size, size))
+    small = max(4, size // int(rng.integers(8, 17)))
+    blur = tf.image.resize(tf.image.resize(x, (small, small), method="area"), (size, size))
+    dark = x * rng.uniform(0.06, 0.2, size=(n, 1, 1, 1)).astype(np.float32)
+    bright = x * rng.uniform(2.5, 4.0, size=(n, 1, 1, 1)).astype(np.float32)
+    out = tf.concat([plain, blur, dark, bright], axis=0)
+    return tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8).numpy()
+
+
+def load_negatives(path: str, size: int) -> dict | None:
+    """Photo negatives' features at `size` from an .npz made by model_src/guard_negatives.py:
+    {"layer", "parts": {name: [M, D]}, "probe": {name: [1, D]}, "info"}; None if it has none."""
+    if not path or not os.path.isfile(path):
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        keys = set(data.files)
+        if f"{size}/layer_mean" not in keys:
+            return None
+        parts = {name: data[f"{size}/{name}"].astype(np.float64) for name in LAYER_PARTS}
+        probe = {name: data[f"{size}/probe/{name}"].astype(np.float64) for name in LAYER_PARTS}
+        info = json.loads(str(data["info"])) if "info" in keys else {}
+    return {"layer": info.get("layer", NEGATIVES_LAYER), "parts": parts, "probe": probe, "info": info}
+
+
+def negatives_match(model: keras.Model, negatives: dict, size: int, tolerance: float = 1e-3) -> bool:
+    """Whether `model` computes the negatives' layer exactly as when they were made: the probe
+    image's features must agree (relative error below `tolerance`)."""
+    mine = extract_features(model, probe_image(size), 1, negatives["layer"])
+    for name, theirs in negatives["probe"].items():
+        error = np.max(np.abs(mine[name] - theirs)) / (np.max(np.abs(theirs)) + 1e-6)
+        if not error < tolerance:
+            log.warning("guard negatives: %s of the probe differs by %.3g (relative)", name, error)
+            return False
+    return True
+
+
+def fit_guard_with_negatives(
+    model: keras.Model,
+    train_images: np.ndarray,
+    val_images: np.ndarray,
+    photo_negatives: dict[str, np.ndarray],
+    val_sources=None,
+    batch_size: int = 32,
+    backbone_layer: str = NEGATIVES_LAYER,
+    refuse_rate: float = DEFAULT_REFUSE_RATE,
+    margin: float = DEFAULT_MARGIN,
+    l2: float = DEFAULT_L2,
+    quality_images: int = 600,
+    seed: int = 0,
+) -> LesionGuard:
+    """The guard with negatives (module docstring, NEGATIVES_LAYER): lesions (and their rotated
+    and mirrored copies) against `photo_negatives` ({"layer_mean": [M, D], "layer_std": [M, D]},
+    features of the same frozen layer) and against degraded copies of up to `quality_images`
+    training lesions. Threshold: the worst source's (1 - refuse_rate) quantile of validation z
+    plus `margin` of its std (`val_sources`, one name per validation image; None = pooled)."""
+    rng = np.random.default_rng(seed)
+    inputs = LAYER_PARTS
+
+    def feats(images) -> dict[str, np.ndarray]:
+        found = extract_features(model, images, batch_size, backbone_layer)
+        return {name: found[name] for name in inputs}
+
+    def joined(*dicts) -> np.ndarray:
+        return np.concatenate([np.concatenate([d[name] for name in inputs], axis=1) for d in dicts])
+
+    train_images = np.asarray(train_images)
+    positives = joined(
+        feats(train_images), feats(np.rot90(train_images, 1, axes=(1, 2))), feats(train_images[:, :, ::-1])
+    )
+    pick = rng.choice(len(train_images), min(quality_images, len(train_images)), replace=False)
+    bad = joined(feats(degraded(train_images[pick], seed)))
+    photos = joined(photo_negatives)
+    parts = [
+        LinearPart.fit(PHOTO, inputs, positives, photos, l2),
+        LinearPart.fit(QUALITY, inputs, positives, bad, l2),
+    ]
+    features = feats(np.asarray(val_images))
+    for part in parts:
+        d = part.log_distance(joined(features))
+        part.loc, part.scale = float(np.median(d)), float(max(np.std(d), 1e-3))
+    guard = LesionGuard(
+        parts, z_threshold=0.0, z_scale=1.0, feature_layer=FEATURE_LAYER, backbone_layer=backbone_layer,
+        combine=COMBINE_MAX,
+    )  # fmt: skip
+    z_val = guard.z(features)
+    groups = np.asarray(val_sources) if val_sources is not None else np.zeros(len(z_val), dtype=int)
+    per_source = {
+        str(g): float(
+            np.quantile(z_val[groups == g], 1.0 - refuse_rate)
+            + margin * max(np.std(z_val[groups == g]), 1e-3)
+        )
+        for g in np.unique(groups)
+    }
+    guard.z_threshold = max(per_source.values())
+    guard.z_scale = float(max((guard.z_threshold - np.median(z_val)) / 3.0, 1e-3))
+    scores = guard.score(features)
+    by_source = {
+        str(g): {
+            "n": int(np.sum(groups == g)),
+            "lesion_refusal_rate": float(np.mean(scores[groups == g] < SCORE_THRESHOLD)),
+        }
+        for g in np.unique(groups)
+    }
+    guard.info = {
+        "threshold_rule": (
+            "z = the larger of two standardised linear scores (lesions vs photographs that are not "
+            "lesions, lesions vs degraded lesion photos) on the frozen ImageNet layer "
+            f"{backbone_layer}; threshold at the worst source's {1 - refuse_rate:.3f} quantile of "
+            f"validation lesions' z plus {margin} x its std; "
+            f"lesion_score = sigmoid(3 (z_threshold - z) / (z_threshold - median z)), so the threshold is "
+            f"{SCORE_THRESHOLD} and the median validation lesion scores 0.95"
+        ),
+        "refuse_rate_target": float(refuse_rate),
+        "margin": float(margin),
+        "l2": float(l2),
+        "fitted_on": {
+            "n_train": int(len(train_images)),
+            "positives": "training lesions, their 90-degree rotations and mirror images",
+            "n_photo_negatives": int(len(photos)),
+            "n_quality_negatives": int(len(bad)),
+        },
+        "validation": {
+            "n": int(len(scores)),
+            "lesion_refusal_rate": float(np.mean(scores < SCORE_THRESHOLD)),
+            "by_source": by_source,
             "score_quantiles": {
                 q: float(np.quantile(scores, float(q))) for q in ("0.001", "0.01", "0.05", "0.5")
             },

@@ -30,6 +30,7 @@ HYPERPARAMETERS = (
     "epochs",
     "head_epochs",
     "fine_tune_fraction",
+    "freeze_through",
     "fine_tune_lr_scale",
     "augment",
     "head",

@@ -27,6 +27,7 @@ class FitConfig:
     learning_rate: float
     head_epochs: int = 0  # transfer models: epochs with a frozen backbone first
     fine_tune_fraction: float = 1.0  # top fraction of backbone layers unfrozen afterwards
+    freeze_through: str = ""  # a backbone layer kept frozen with all below it ("" = none)
     fine_tune_lr_scale: float = 0.1
     patience: int = 0  # 0 = no early stopping; else restore the best val AUC
     max_minutes: float = 0.0  # 0 = no wall-clock budget
@@ -171,7 +172,7 @@ def fit(model, train_ds, val_ds, config: FitConfig, class_weight=None, augment=N
         if epochs <= 0 or _over_budget(deadline, cpu_deadline):
             continue
         if fraction is not None:
-            n = set_backbone_trainable(model, fraction)
+            n = set_backbone_trainable(model, fraction, config.freeze_through)
             log.info("phase %s: %d trainable backbone layers, lr %.2g, %d epochs", name, n, lr, epochs)
         schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, epochs * _steps(train_ds)))
         compile_model(trainer, schedule, diagnosis_targets)
