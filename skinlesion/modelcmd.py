@@ -23,6 +23,7 @@ DEFAULT_MODEL_FLAGS = (
     "--arch mobilenet_v2 "
     "--weights {shared}/weights/mobilenet_v2_0.35_224_no_top_imagenet_via_teachable_machine.h5 "
     "--image-size 192 --epochs 10 --head-epochs 2 --fine-tune-lr-scale 0.3 --patience 4 "
+    "--freeze-through block_16_expand_relu "
     "--test-fraction 0.15 --val-fraction 0.2 --seed 1337 --target-sensitivity 0.90"
 )
 # Inputs and outputs of `make train-default-model`, relative to the repository root.

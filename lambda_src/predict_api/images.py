@@ -163,6 +163,10 @@ def _decode(image: Image.Image, fmt: str) -> None:
 def _reencode(image: Image.Image) -> bytes:
     pil, image_ops = _pillow()
     upright = image_ops.exif_transpose(image)
+    if upright.mode.startswith("I;16") or upright.mode == "I":
+        # 16-bit greyscale (PNG): Pillow's convert("RGB") clips every value above 255 to white;
+        # scale the 0..65535 range down to 0..255 instead.
+        upright = upright.convert("I").point(lambda v: v * (1 / 257)).convert("L")
     rgb = upright.convert("RGB")
     side = contract.ENDPOINT_MAX_SIDE_PX
     rgb.thumbnail((side, side), pil.Resampling.LANCZOS)

@@ -533,6 +533,23 @@ def degraded(images: np.ndarray, seed: int) -> np.ndarray:
     return tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8).numpy()
 
 
+def reframed(images: np.ndarray, seed: int) -> np.ndarray:
+    """The same lesions framed another way [N, S, S, 3] (uint8): turned by up to 45 degrees (black
+    corners, as a round dermatoscope field leaves them) and zoomed in by up to 30 %. They count as
+    lesions: a photo taken at another angle or distance must still pass."""
+    augment = keras.Sequential(
+        [
+            keras.layers.RandomRotation(0.125, fill_mode="constant", seed=seed),
+            keras.layers.RandomZoom((-0.3, 0.0), seed=seed + 1),
+        ]
+    )
+    chunks = [
+        augment(np.asarray(images[i : i + 256], np.float32), training=True).numpy()
+        for i in range(0, len(images), 256)
+    ]
+    return np.clip(np.round(np.concatenate(chunks)), 0, 255).astype(np.uint8)
+
+
 def load_negatives(path: str, size: int) -> dict | None:
     """Photo negatives' features at `size` from an .npz made by model_src/guard_negatives.py:
     {"layer", "parts": {name: [M, D]}, "probe": {name: [1, D]}, "info"}; None if it has none."""
@@ -574,8 +591,8 @@ def fit_guard_with_negatives(
     quality_images: int = 600,
     seed: int = 0,
 ) -> LesionGuard:
-    """The guard with negatives (module docstring, NEGATIVES_LAYER): lesions (and their rotated
-    and mirrored copies) against `photo_negatives` ({"layer_mean": [M, D], "layer_std": [M, D]},
+    """The guard with negatives (module docstring, NEGATIVES_LAYER): lesions (and their rotated,
+    mirrored and reframed copies) against `photo_negatives` ({"layer_mean": [M, D], "layer_std": [M, D]},
     features of the same frozen layer) and against degraded copies of up to `quality_images`
     training lesions. Threshold: the worst source's (1 - refuse_rate) quantile of validation z
     plus `margin` of its std (`val_sources`, one name per validation image; None = pooled)."""
@@ -591,7 +608,10 @@ def fit_guard_with_negatives(
 
     train_images = np.asarray(train_images)
     positives = joined(
-        feats(train_images), feats(np.rot90(train_images, 1, axes=(1, 2))), feats(train_images[:, :, ::-1])
+        feats(train_images),
+        feats(np.rot90(train_images, 1, axes=(1, 2))),
+        feats(train_images[:, :, ::-1]),
+        feats(reframed(train_images, seed)),
     )
     pick = rng.choice(len(train_images), min(quality_images, len(train_images)), replace=False)
     bad = joined(feats(degraded(train_images[pick], seed)))
@@ -641,7 +661,8 @@ def fit_guard_with_negatives(
         "l2": float(l2),
         "fitted_on": {
             "n_train": int(len(train_images)),
-            "positives": "training lesions, their 90-degree rotations and mirror images",
+            "positives": "training lesions, their 90-degree rotations, mirror images and reframed copies "
+            "(turned up to 45 degrees, zoomed in up to 30 %)",
             "n_photo_negatives": int(len(photos)),
             "n_quality_negatives": int(len(bad)),
         },

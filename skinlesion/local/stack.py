@@ -8,7 +8,6 @@ user and POST a generated JPEG through the gateway. Only then is the stack ready
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import signal
@@ -72,13 +71,11 @@ def model_metadata(artifact: Path) -> dict[str, Any]:
 
 
 def probe_image() -> bytes:
-    """A 224 px JPEG (a brown blob on skin tone) for the readiness prediction."""
-    from PIL import Image, ImageOps
+    """The readiness prediction's image: the packaged dermoscopic lesion photo (skinlesion/data,
+    the smoke test's), since the model's not-a-lesion guard refuses a drawn blob."""
+    from skinlesion.smoke import lesion_image
 
-    blob = ImageOps.colorize(Image.radial_gradient("L").resize((224, 224)), (90, 50, 35), (225, 180, 160))
-    buffer = io.BytesIO()
-    blob.save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
+    return lesion_image()
 
 
 class LocalStack:

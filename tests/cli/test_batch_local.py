@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import csv
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -42,6 +43,23 @@ def _run(folder: Path, out: Path, stack_file: Path, *extra: str) -> int:
     )
 
 
+def _same_rows(a: dict, b: dict) -> bool:
+    """Rows equal, probabilities up to the API's 6th decimal: each run sends the files again, and
+    the model server may batch them differently (last-bit differences in a batched convolution)."""
+    if set(a) != set(b):
+        return False
+    for path, row in a.items():
+        other = b[path]
+        for name in ("p_benign", "p_malignant", "lesion_score"):
+            x, y = getattr(row, name), getattr(other, name)
+            if (x is None) != (y is None) or (x is not None and abs(x - y) > 2e-6):
+                return False
+        fixed = {"p_benign": None, "p_malignant": None, "lesion_score": None}
+        if dataclasses.replace(row, **fixed) != dataclasses.replace(other, **fixed):
+            return False
+    return True
+
+
 def _csv(out: Path) -> list[dict[str, str]]:
     with open(out, newline="") as handle:
         return list(csv.DictReader(handle))
@@ -64,8 +82,10 @@ def test_rows_match_predict_for_the_same_files(folder, tmp_path, stack_file, loc
         answer = api.predict(image.data, image.content_type, id_token).body
         row = rows[rel]
         assert row["label"] == answer["label"]
-        assert float(row["p_benign"]) == answer["probabilities"]["benign"]
-        assert float(row["p_malignant"]) == answer["probabilities"]["malignant"]
+        # Equal up to the 6th decimal the API rounds to: the model server may batch concurrent
+        # requests, and a batched convolution can differ from a single one in the last float bits.
+        assert float(row["p_benign"]) == pytest.approx(answer["probabilities"]["benign"], abs=2e-6)
+        assert float(row["p_malignant"]) == pytest.approx(answer["probabilities"]["malignant"], abs=2e-6)
         assert float(row["threshold"]) == answer["threshold"]
         assert row["model_version"] == answer["model"]["version"] == local_stack["modelVersion"]
         assert (row["refused"], row["error_code"]) == ("false", "")
@@ -123,11 +143,11 @@ def test_parquet_output_has_the_same_rows(folder, tmp_path, stack_file):
     _run(folder, out_parquet, stack_file)  # the suffix chooses the format
     by_path = {r.path: r for r in read_rows(out_csv)}
     parquet_rows = read_rows(out_parquet)
-    assert {r.path: r for r in parquet_rows} == by_path and len(parquet_rows) == len(by_path)
+    assert _same_rows({r.path: r for r in parquet_rows}, by_path) and len(parquet_rows) == len(by_path)
     assert not (tmp_path / "r.parquet.partial.csv").exists()
     # --format wins over the suffix
     assert _run(folder, tmp_path / "r.table", stack_file, "--format", "parquet") == 1
-    assert {r.path: r for r in read_rows(tmp_path / "r.table", "parquet")} == by_path
+    assert _same_rows({r.path: r for r in read_rows(tmp_path / "r.table", "parquet")}, by_path)
 
 
 def test_wrong_password_is_one_line_and_writes_nothing(folder, tmp_path, stack_file, local_stack, capsys):

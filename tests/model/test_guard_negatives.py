@@ -226,3 +226,13 @@ def test_the_training_code_package_carries_the_negatives_and_not_the_images():
         names = tar.getnames()
     assert "lesion_model/data/guard_negatives.npz" in names
     assert not [n for n in names if n.lower().endswith((".jpg", ".jpeg", ".png", ".webp"))]
+
+
+def test_reframed_lesions_are_turned_and_zoomed_copies(rng):
+    from lesion_model.guard import reframed
+
+    images = rng.integers(80, 200, (4, 48, 48, 3)).astype(np.uint8)
+    out = reframed(images, seed=2)
+    assert out.shape == images.shape and out.dtype == np.uint8
+    assert not np.array_equal(out, images)
+    np.testing.assert_array_equal(reframed(images, seed=2), out)  # reproducible
