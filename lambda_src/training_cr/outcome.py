@@ -50,12 +50,20 @@ def _metrics_text(metrics: dict[str, Any]) -> str:
     return ", ".join(shown) or "no metrics"
 
 
+# The not-a-lesion guard may refuse at most this share of the validation lesions (issue 14: at
+# most 1 % of real lesions; train.py's rule aims at 0.5 %). Above it the model would turn away
+# real lesion photos, so the deploy keeps the current model.
+MAX_GUARD_REFUSAL = 0.02
+
+
 def quality_gate(model_url: str, min_auc: float) -> Verdict:
-    """SUCCESS when the artifact's validation ROC AUC reaches `min_auc`, else FAILURE with the metrics."""
+    """SUCCESS when the artifact's validation ROC AUC reaches `min_auc` and its not-a-lesion guard
+    (when it has one) refuses at most MAX_GUARD_REFUSAL of the validation lesions; else FAILURE."""
     try:
-        metrics = read_metadata(model_url).get("validation_metrics") or {}
+        meta = read_metadata(model_url)
     except (ValueError, tarfile.TarError, OSError) as err:
         return Verdict(FAILURE, f"Quality gate: cannot read metadata.json from {model_url}: {err}")
+    metrics = meta.get("validation_metrics") or {}
     auc = metrics.get("roc_auc")
     if not isinstance(auc, int | float):
         return Verdict(
@@ -67,9 +75,27 @@ def quality_gate(model_url: str, min_auc: float) -> Verdict:
             f"Quality gate failed: validation roc_auc {auc:.4f} < minAuc {min_auc:.2f} "
             f"({_metrics_text(metrics)}). The endpoint keeps its current model; artifact: {model_url}",
         )
+    guard = meta.get("guard")
+    guard_text = ""
+    if isinstance(guard, dict):
+        rate = (guard.get("validation") or {}).get("lesion_refusal_rate")
+        if not isinstance(rate, int | float):
+            return Verdict(
+                FAILURE,
+                f"Quality gate: metadata.json of {model_url} has a guard without "
+                "validation.lesion_refusal_rate",
+            )
+        if rate > MAX_GUARD_REFUSAL:
+            return Verdict(
+                FAILURE,
+                f"Quality gate failed: the not-a-lesion guard refuses {rate:.2%} of the validation "
+                f"lesions (at most {MAX_GUARD_REFUSAL:.0%} allowed). The endpoint keeps its current "
+                f"model; artifact: {model_url}",
+            )
+        guard_text = f"; the guard refuses {rate:.2%} of validation lesions"
     return Verdict(
         SUCCESS,
-        f"Quality gate passed: roc_auc {auc:.4f} >= {min_auc:.2f} ({_metrics_text(metrics)})",
+        f"Quality gate passed: roc_auc {auc:.4f} >= {min_auc:.2f} ({_metrics_text(metrics)}){guard_text}",
         model_url,
     )
 

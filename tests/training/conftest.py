@@ -125,16 +125,19 @@ def model_tar(metadata: dict[str, Any] | None) -> bytes:
     return out.getvalue()
 
 
-def metadata_with(roc_auc: float | None) -> dict[str, Any]:
+def metadata_with(roc_auc: float | None, guard_refusal: float | None = None) -> dict[str, Any]:
     metrics = {"pr_auc": 0.71, "balanced_accuracy": 0.8, "sensitivity": 0.9, "specificity": 0.7}
     if roc_auc is not None:
         metrics["roc_auc"] = roc_auc
-    return {
+    meta: dict[str, Any] = {
         "version": "t",
         "class_names": ["benign", "malignant"],
         "threshold": 0.4,
         "validation_metrics": metrics,
     }
+    if guard_refusal is not None:  # what train.py's guard.metadata() records
+        meta["guard"] = {"threshold": 0.5, "validation": {"n": 700, "lesion_refusal_rate": guard_refusal}}
+    return meta
 
 
 def training_props(wait_url: str, **overrides: Any) -> dict[str, Any]:

@@ -39,9 +39,10 @@ def _training_event(name: str, status: str, **detail) -> dict:
     }
 
 
-def _upload_model(name: str, roc_auc: float | None) -> None:
+def _upload_model(name: str, roc_auc: float | None, guard_refusal: float | None = None) -> None:
     key = f"training/{name}/output/model.tar.gz"
-    boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=model_tar(metadata_with(roc_auc)))
+    body = model_tar(metadata_with(roc_auc, guard_refusal))
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=body)
 
 
 def test_a_completed_job_above_the_bar_signals_success_with_the_model_url(moto, wait_handle):
@@ -93,6 +94,26 @@ def test_an_artifact_without_roc_auc_fails_the_gate(moto, wait_handle):
     handler(_training_event(name, "Completed"), None)
     assert wait_handle.signals[0]["Status"] == "FAILURE"
     assert "no validation_metrics.roc_auc" in wait_handle.signals[0]["Reason"]
+
+
+def test_a_guard_that_refuses_too_many_validation_lesions_fails_the_gate(moto, wait_handle):
+    # GIVEN an artifact above minAuc whose not-a-lesion guard refuses 3 % of validation lesions
+    name = _start_training(wait_handle.url)["PhysicalResourceId"]
+    _upload_model(name, 0.91, guard_refusal=0.03)
+    assert handler(_training_event(name, "Completed"), None)["result"] == "FAILURE"
+    [signal] = wait_handle.signals
+    assert signal["Reason"].startswith(
+        "Quality gate failed: the not-a-lesion guard refuses 3.00% of the validation lesions "
+        "(at most 2% allowed)"
+    )
+    assert signal["Data"] == "" and "keeps its current model" in signal["Reason"]
+
+
+def test_a_guard_within_the_limit_passes_and_the_reason_says_its_refusal_rate(moto, wait_handle):
+    name = _start_training(wait_handle.url)["PhysicalResourceId"]
+    _upload_model(name, 0.91, guard_refusal=0.0014)
+    assert handler(_training_event(name, "Completed"), None)["result"] == "SUCCESS"
+    assert wait_handle.signals[0]["Reason"].endswith("; the guard refuses 0.14% of validation lesions")
 
 
 @pytest.mark.parametrize("status", ["Failed", "Stopped"])
