@@ -20,7 +20,7 @@ export SKINLESION_TF_SERVING_PYTHON := $(CURDIR)/$(VENV_TF_SERVING)/bin/python
 
 .PHONY: help setup up test check lint typecheck pytest web-test web-build synth cfn-lint \
         deploy destroy browser lock train-default evaluate-default bench clean \
-        train-default-model bench-model loso-table
+        train-default-model bench-model loso-table guard-negatives
 
 help:
 	@echo "make up      - set up, then run the whole product locally (the local stack)"
@@ -152,6 +152,11 @@ LOSO_FLAGS := --arch mobilenet_v2 \
 loso-table: setup
 	$(PY) model_src/loso.py --train $(SHARED)/data/isic-dev,$(SHARED)/data/isic-2017 \
 	  $(LOSO_FLAGS) --out models/default/loso.json
+
+# The guard's photo negatives: features of ../shared/data/not-lesion (half A) at the frozen layer.
+guard-negatives: setup
+	$(PY) model_src/guard_negatives.py --data $(SHARED)/data/not-lesion \
+	  --out model_src/lesion_model/data/guard_negatives.npz
 
 bench-model: setup
 	$(PY) bench/model_throughput.py && $(PY) bench/model_latency.py && $(PY) bench/model_quality.py
