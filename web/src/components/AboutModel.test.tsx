@@ -64,6 +64,18 @@ describe("About this model", () => {
     expect(within(loso).queryByRole("columnheader", { name: "Melanoma vs benign AUC" })).not.toBeInTheDocument();
   });
 
+  it("shows the guard's counts as whole numbers and its rates with three decimals", async () => {
+    const about = await openAbout({
+      ...NEW_MODEL,
+      guard: { threshold: 0.5, method: "linear-with-negatives", validation: { n: 701, lesion_refusal_rate: 0.0014 } },
+    });
+    expect(within(about).getByText("Guard validation · n").nextElementSibling).toHaveTextContent(/^701$/);
+    expect(within(about).getByText("Guard validation · lesion refusal rate").nextElementSibling).toHaveTextContent(
+      /^0\.001$/,
+    );
+    expect(within(about).getByText("Guard method").nextElementSibling).toHaveTextContent("linear-with-negatives");
+  });
+
   it("accepts the camelCase guardThreshold", async () => {
     const about = await openAbout({ ...NEW_MODEL, guard: undefined, guardThreshold: 0.5 });
     expect(within(about).getByText("Lesion-image guard threshold").nextElementSibling).toHaveTextContent(/^0\.500/);

@@ -111,7 +111,7 @@ export function AboutModel({ info }: { info: ModelInfo }) {
             {guard.details.map(([key, value]) => (
               <div key={key} className="facts-sub">
                 <dt>Guard {key.replace(/_/g, " ")}</dt>
-                <dd>{typeof value === "number" ? fixed(value, 3) : value}</dd>
+                <dd>{typeof value === "number" ? (Number.isInteger(value) ? String(value) : fixed(value, 3)) : value}</dd>
               </div>
             ))}
           </>
