@@ -7,6 +7,7 @@ points it at a stack already started by hand).
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -64,6 +65,18 @@ def _moto_server() -> tuple[subprocess.Popen, str]:
             time.sleep(0.2)
     process.kill()
     pytest.fail("moto's server did not start within 60 s")
+
+
+@pytest.fixture
+def ctrl_c_handled() -> Iterator[None]:
+    """Python's own SIGINT handler for the test, as in a terminal: `_thread.interrupt_main()` does
+    nothing while SIGINT is ignored, and a runner started in the background of a non-interactive
+    shell (`cmd &`) inherits SIGINT ignored, so a Ctrl-C test would pass or fail by how it was run."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="session")

@@ -180,7 +180,7 @@ def test_a_refused_token_stops_the_run_in_one_line(api, tmp_path, no_backoff, ca
 
 
 def test_ctrl_c_then_rerun_sends_every_file_exactly_once(
-    api, tmp_path, no_backoff, monkeypatch, capsys
+    api, tmp_path, no_backoff, monkeypatch, capsys, ctrl_c_handled
 ) -> None:
     # GIVEN 40 files and Ctrl-C after the 10th row is written, 4 workers busy
     sizes = [_image(tmp_path / "in", f"{side}.png", side) for side in range(30, 70)]

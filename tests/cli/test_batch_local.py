@@ -96,7 +96,9 @@ def test_rows_match_predict_for_the_same_files(folder, tmp_path, stack_file, loc
     assert "1 error\n" in err and "Errors: bad_request 1" in err and "Traceback" not in err
 
 
-def test_interrupted_run_resumes_without_duplicates(folder, tmp_path, stack_file, monkeypatch, capsys):
+def test_interrupted_run_resumes_without_duplicates(
+    folder, tmp_path, stack_file, monkeypatch, capsys, ctrl_c_handled
+):
     # GIVEN a run that gets Ctrl-C (KeyboardInterrupt in the main thread) after its second row
     out = tmp_path / "results.csv"
     original = batch.ResultsFile.write
