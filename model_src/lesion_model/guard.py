@@ -5,28 +5,30 @@ noise. The guard gives every image a `lesion_score` in [0, 1] (high = looks like
 dermoscopic lesion images of the training set) and the artifact's `metadata.json` a
 threshold: below it the API refuses the image (422 `not_a_skin_lesion`).
 
-How the score is made (measured in model_src/evaluate_guard.py, figures in docs/model.md):
-  * features: the model's own `pooled_features` layer ([N, D], the pooled backbone output),
-    when that layer is a global average pooling the spatial spread (std) and peak (max) of the
-    feature map it pools, and 11 statistics of the input pixels (colour, saturation, sharpness,
-    black and blown-out shares). Reusing the classifier's backbone keeps the extra latency to
-    one small matrix product per part.
-  * per part, a Mahalanobis distance to the training lesions: mean, the top `rank`
-    principal directions with their variances (shrunk towards the average variance) and one
-    shared variance for the remaining directions (a probabilistic-PCA covariance, so a
-    1280-D feature needs a 1280 x rank matrix, not 1280 x 1280);
-  * each part's log-distance is standardised on the validation lesions, the parts are
-    averaged into one `z`, and `lesion_score = sigmoid((z_threshold - z) / z_scale)`.
-  * the threshold needs no negative images: `z_threshold` is the (1 - refuse_rate) quantile
-    of the validation lesions' `z` plus `margin` standard deviations of that `z`, and `z_scale`
-    puts the median validation lesion at a score of sigmoid(3) = 0.95; so by construction the
-    score's threshold is 0.5 and at most about `refuse_rate` of validation lesions fall below it.
+Two kinds, both measured in model_src/evaluate_guard.py (figures in docs/model.md):
+
+* With negatives (`fit_guard_with_negatives`, what train.py fits for a MobileNetV2 trained with
+  `--freeze-through`): the pooled mean and spread of NEGATIVES_LAYER, which training keeps at
+  its ImageNet weights, scored by two linear parts (`LinearPart`): lesions against photographs
+  that are not lesions (features shipped in NEGATIVES_FILE, never the images) and lesions against
+  degraded copies of training lesions (`degraded`). Each part's negative logit is standardised on
+  the validation lesions and `z` is the larger of the two.
+* Lesions only (`fit_guard`, the fallback and earlier artifacts): per part (pooled features, a
+  backbone layer's mean and spread, input statistics) a Mahalanobis distance to the training
+  lesions with a probabilistic-PCA covariance (`Part`: mean, the top `rank` principal directions
+  with their variances shrunk towards the average, one shared variance for the rest), each
+  log-distance standardised on the validation lesions and averaged into `z`.
+
+Either way the threshold needs no negatives: `z_threshold` is the (1 - refuse_rate) quantile of
+the validation lesions' `z` (the worst source's, with negatives) plus `margin` standard deviations,
+and `z_scale` puts the median validation lesion at a score of sigmoid(3) = 0.95; so the score's
+threshold is 0.5 and at most about `refuse_rate` of validation lesions fall below it.
 
 The guard's parameters are numpy arrays here and constants in the exported graph
 (export.py), so TF Serving's session loader needs nothing beyond the SavedModel.
 
 Use (train.py):
-    guard = fit_guard(model, cached["train"], cached["val"], batch_size=32)
+    guard = fit_guard_with_negatives(model, train_images, val_images, negatives["parts"], val_sources)
     meta["guard"] = guard.metadata()
     write_artifact_dir(model, image_size, model_dir, meta, guard=guard)
 """
