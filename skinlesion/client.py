@@ -84,12 +84,14 @@ class ApiError(Exception):
         status: int | None = None,
         code: str | None = None,
         request_id: str | None = None,
+        lesion_score: float | None = None,
     ) -> None:
         super().__init__(f"HTTP {status}: {message}" if status is not None else message)
         self.detail = message  # the API's own words, without the status
         self.status = status
         self.code = code
         self.request_id = request_id
+        self.lesion_score = lesion_score  # a not_a_skin_lesion refusal's `lesionScore`
 
 
 @dataclass(frozen=True)
@@ -257,15 +259,19 @@ def _api_error(response: requests.Response, body: Any) -> ApiError:
     """The contract's {"error": {"code", "message"}, "requestId"}, or API Gateway's {"message"}."""
     status = response.status_code
     code = message = request_id = None
+    lesion_score: float | None = None
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict):
             code, message = error.get("code"), error.get("message")
         message = message or body.get("message") or body.get("Message")
         request_id = body.get("requestId")
+        score = body.get("lesionScore")
+        if isinstance(score, int | float) and not isinstance(score, bool):
+            lesion_score = float(score)
     if not message:
         message = (response.text or response.reason or "no details").strip().splitlines()[0][:200]
-    return ApiError(message, status=status, code=code, request_id=request_id)
+    return ApiError(message, status=status, code=code, request_id=request_id, lesion_score=lesion_score)
 
 
 def _retrying_session() -> requests.Session:

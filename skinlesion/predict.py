@@ -41,6 +41,7 @@ class Outcome:
     status: int | None = None
     request_id: str | None = None
     downscaled: bool = False
+    lesion_score: float | None = None  # a refusal's score from the guard (below its threshold)
 
     @property
     def ok(self) -> bool:
@@ -55,13 +56,16 @@ class Outcome:
         if self.ok:
             assert self.body is not None
             return {"file": self.file, "ok": True, **self.body, "downscaled": self.downscaled}
-        return {
+        failed: dict[str, Any] = {
             "file": self.file,
             "ok": False,
             "status": self.status,
             "requestId": self.request_id,
             "error": {"code": self.error_code, "message": self.error_message},
         }
+        if self.refused and self.lesion_score is not None:
+            failed["lesionScore"] = self.lesion_score
+        return failed
 
 
 class Classifier:
@@ -103,6 +107,7 @@ class Classifier:
                 error_message=exc.detail,
                 status=exc.status,
                 request_id=exc.request_id,
+                lesion_score=exc.lesion_score,
                 downscaled=image.downscaled,
             )
         return Outcome(name, body=prediction.body, downscaled=image.downscaled)

@@ -110,6 +110,7 @@ def test_refusal_in_json_lines_carries_the_code_and_no_label(api_url, tmp_path) 
     assert code == 1
     assert (line["ok"], line["status"], line["error"]["code"]) == (False, 422, "not_a_skin_lesion")
     assert line["requestId"] == "req-refused" and "label" not in line
+    assert line["lesionScore"] == 0.0123  # the API's own score, as the 422 body gives it
 
 
 def test_all_lesions_exit_zero(api_url, tmp_path) -> None:
