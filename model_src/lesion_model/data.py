@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
-from lesion_model import CLASS_NAMES, IMAGE_EXTENSIONS
+from lesion_model import CLASS_NAMES, class_image_files
 from lesion_model.preprocess import decode_and_resize
 
 log = logging.getLogger(__name__)
@@ -39,20 +38,8 @@ class Split:
 
 def list_folder_dataset(root: str) -> Split:
     """All images under root/<class>/ (recursively), sorted so the order is reproducible."""
-    paths: list[str] = []
-    labels: list[int] = []
-    for label, name in enumerate(CLASS_NAMES):
-        class_dir = os.path.join(root, name)
-        if not os.path.isdir(class_dir):
-            raise FileNotFoundError(f"{root!r} needs a sub-folder per class: {class_dir!r} is missing")
-        for dirpath, _, files in sorted(os.walk(class_dir)):
-            for file in sorted(files):
-                if file.lower().endswith(IMAGE_EXTENSIONS):
-                    paths.append(os.path.join(dirpath, file))
-                    labels.append(label)
-    if not paths:
-        raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {root!r}")
-    return Split(tuple(paths), tuple(labels))
+    found = class_image_files(root)
+    return Split(tuple(path for _, path in found), tuple(label for label, _ in found))
 
 
 def stratified_split(data: Split, fraction: float, seed: int) -> tuple[Split, Split]:
@@ -118,13 +105,7 @@ def training_pipeline(cached: tf.data.Dataset, batch_size: int, augment, seed: i
     cheaper there, and then the input pipeline does almost nothing per epoch).
     """
     ds = cached.shuffle(4096, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    if augment is None:
-        return ds.map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(tf.data.AUTOTUNE)
-    ds = ds.map(
-        lambda x, y: (augment(tf.cast(x, tf.float32), training=True), y),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return _augment_batches(ds, augment)
 
 
 def eval_pipeline(cached: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lesion_model import CLASS_NAMES, DIAGNOSES, IMAGE_EXTENSIONS, MALIGNANT_DIAGNOSES
+from lesion_model import CLASS_NAMES, DIAGNOSES, MALIGNANT_DIAGNOSES, class_image_files
 
 log = logging.getLogger(__name__)
 
@@ -129,22 +129,12 @@ def list_dataset(root: str, source: str | None = None) -> Split:
     folder_source = source or os.path.basename(os.path.normpath(root))
     rows = _labels_csv(root)
     paths, labels, sources, diagnoses = [], [], [], []
-    for label, name in enumerate(CLASS_NAMES):
-        class_dir = os.path.join(root, name)
-        if not os.path.isdir(class_dir):
-            raise FileNotFoundError(f"{root!r} needs a sub-folder per class: {class_dir!r} is missing")
-        for dirpath, _, files in sorted(os.walk(class_dir)):
-            for file in sorted(files):
-                if not file.lower().endswith(IMAGE_EXTENSIONS):
-                    continue
-                path = os.path.join(dirpath, file)
-                row = rows.get(os.path.relpath(path, root).replace(os.sep, "/"), {})
-                paths.append(path)
-                labels.append(label)
-                sources.append((row.get("source") or "").strip() or folder_source)
-                diagnoses.append((row.get("diagnosis") or "").strip())
-    if not paths:
-        raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {root!r}")
+    for label, path in class_image_files(root):
+        row = rows.get(os.path.relpath(path, root).replace(os.sep, "/"), {})
+        paths.append(path)
+        labels.append(label)
+        sources.append((row.get("source") or "").strip() or folder_source)
+        diagnoses.append((row.get("diagnosis") or "").strip())
     return Split(tuple(paths), tuple(labels), tuple(sources), tuple(diagnoses))
 
 

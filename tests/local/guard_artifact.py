@@ -10,10 +10,15 @@ threshold in metadata.json["guard"].
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import io
 import json
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 INFERENCE_PY = REPO / "model_src" / "inference.py"
@@ -80,3 +85,36 @@ def image(colour: tuple[int, int, int], *, fmt: str = "JPEG", size: int = 96, **
     buf = io.BytesIO()
     Image.new("RGB", (size, size), colour).save(buf, format=fmt, **save)
     return buf.getvalue()
+
+
+@contextlib.contextmanager
+def endpoint_server(artifact: Path) -> Iterator:
+    """The model server serving `artifact` with the deployed endpoint's container environment
+    (batching on), on a free port; stopped and its model closed afterwards."""
+    from lesion_contract import ENDPOINT_CONTAINER_ENV
+    from skinlesion.local.model_server import start_model_server
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in ENDPOINT_CONTAINER_ENV.items():
+            patch.setenv(key, value)
+        server = start_model_server(artifact, port=0)
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.model.close()
+
+
+def runtime(url: str):
+    """A sagemaker-runtime client for the local model server at `url`."""
+    import boto3
+
+    return boto3.client(
+        "sagemaker-runtime", endpoint_url=url, region_name="us-east-1",
+        aws_access_key_id="local", aws_secret_access_key="local",
+    )  # fmt: skip
+
+
+def instances(n: int) -> dict:
+    """A TF Serving JSON request of `n` copies of the lesion-coloured image."""
+    return {"instances": [{"b64": base64.b64encode(image(LESION_COLOUR)).decode()}] * n}

@@ -24,7 +24,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
 from botocore.exceptions import ClientError
@@ -32,9 +31,9 @@ from botocore.exceptions import ClientError
 from lesion_contract import ENDPOINT_CONTAINER_ENV, ENDPOINT_MAX_BATCH_SIZE
 from skinlesion.local.batching import QueueFull
 from skinlesion.local.model_runtime import ServedModel
-from skinlesion.local.model_server import DEFAULT_ENDPOINT_NAME, start_model_server
+from skinlesion.local.model_server import DEFAULT_ENDPOINT_NAME
 
-from .guard_artifact import LESION_COLOUR, build_guarded_artifact, image
+from .guard_artifact import build_guarded_artifact, endpoint_server, image, instances, runtime
 
 pytestmark = pytest.mark.slow  # builds and loads a (tiny) TensorFlow model
 
@@ -46,25 +45,8 @@ def guarded_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def endpoint(guarded_model: Path) -> Iterator:
-    """The model server with the deployed endpoint's container environment (batching on)."""
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in ENDPOINT_CONTAINER_ENV.items():
-            patch.setenv(key, value)
-        server = start_model_server(guarded_model, port=0)
-    yield server
-    server.stop()
-    server.model.close()
-
-
-def runtime(url: str):
-    return boto3.client(
-        "sagemaker-runtime", endpoint_url=url, region_name="us-east-1",
-        aws_access_key_id="local", aws_secret_access_key="local",
-    )  # fmt: skip
-
-
-def instances(n: int) -> dict:
-    return {"instances": [{"b64": base64.b64encode(image(LESION_COLOUR)).decode()}] * n}
+    with endpoint_server(guarded_model) as server:
+        yield server
 
 
 # ------------------------------------------------------------------ the JSON batch limit

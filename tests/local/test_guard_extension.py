@@ -15,16 +15,22 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
-import boto3
 import pytest
 import requests
 
 import lesion_contract as contract
-from skinlesion.local.model_server import DEFAULT_ENDPOINT_NAME, start_model_server
+from skinlesion.local.model_server import DEFAULT_ENDPOINT_NAME
 
-from .guard_artifact import LESION_COLOUR, NOT_LESION_COLOUR, build_guarded_artifact, image
+from .guard_artifact import (
+    LESION_COLOUR,
+    NOT_LESION_COLOUR,
+    build_guarded_artifact,
+    endpoint_server,
+    image,
+    instances,
+    runtime,
+)
 
 pytestmark = pytest.mark.slow  # builds and loads a (tiny) TensorFlow model
 GUARD_ACCEPT = contract.GUARD_ACCEPT
@@ -32,25 +38,10 @@ GUARD_ACCEPT = contract.GUARD_ACCEPT
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    artifact: Path = build_guarded_artifact(tmp_path_factory.mktemp("guarded") / "model.tar.gz")
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in contract.ENDPOINT_CONTAINER_ENV.items():
-            patch.setenv(key, value)
-        server = start_model_server(artifact, port=0)
-    yield server
-    server.stop()
-    server.model.close()
-
-
-def runtime(url: str):
-    return boto3.client(
-        "sagemaker-runtime", endpoint_url=url, region_name="us-east-1",
-        aws_access_key_id="local", aws_secret_access_key="local",
-    )  # fmt: skip
-
-
-def instances(n: int) -> dict:
-    return {"instances": [{"b64": base64.b64encode(image(LESION_COLOUR)).decode()}] * n}
+    with endpoint_server(
+        build_guarded_artifact(tmp_path_factory.mktemp("guarded") / "model.tar.gz")
+    ) as server:
+        yield server
 
 
 def test_predict_json(endpoint):
