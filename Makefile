@@ -20,7 +20,7 @@ export SKINLESION_TF_SERVING_PYTHON := $(CURDIR)/$(VENV_TF_SERVING)/bin/python
 
 .PHONY: help setup up test check lint typecheck pytest web-test web-build synth cfn-lint \
         deploy destroy browser lock train-default evaluate-default bench clean \
-        train-default-model bench-model loso-table guard-negatives
+        train-default-model bench-model loso-table guard-negatives guard-clinical
 
 help:
 	@echo "make up      - set up, then run the whole product locally (the local stack)"
@@ -29,6 +29,7 @@ help:
 	@echo "make deploy  - cdk deploy (needs AWS credentials)  |  make destroy - cdk destroy"
 	@echo "make train-default - retrain the shipped default model from ../shared/data (isic-dev + isic-2017)"
 	@echo "make loso-table    - leave-one-source-out table + recipe ablation (models/default/loso.json)"
+	@echo "make guard-negatives / guard-clinical - refit the guard's packaged negatives / clinical part"
 	@echo "make bench   - run the benchmark scripts in bench/"
 	@echo "make lock    - re-resolve the hash-locked requirements/*.lock (UPGRADE=1 for newer versions)"
 
@@ -157,6 +158,12 @@ loso-table: setup
 guard-negatives: setup
 	$(PY) model_src/guard_negatives.py --data $(SHARED)/data/not-lesion \
 	  --out model_src/lesion_model/data/guard_negatives.npz
+
+# The guard's clinical part: one linear direction, lesions (both sources) against clinical-skin's
+# half A, fitted here; the photographs (CC BY-NC-ND) never leave ../shared (docs/model.md).
+guard-clinical: setup
+	$(PY) model_src/guard_clinical.py --data $(SHARED)/data \
+	  --out model_src/lesion_model/data/guard_clinical.npz
 
 bench-model: setup
 	$(PY) bench/model_throughput.py && $(PY) bench/model_latency.py && $(PY) bench/model_quality.py

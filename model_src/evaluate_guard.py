@@ -242,8 +242,17 @@ def loso(model, size: int, data: str, margins: tuple[float, ...]) -> dict:
 def loso_with_negatives(model, size: int, data: str, meta: dict, margins: tuple[float, ...]) -> dict:
     """Leave one source out for the guard with negatives (train.py's kind since issue 14's
     second round): fitted on one lesion source (80 % train, 20 % validation) with the packaged
-    photo negatives, scored on the other source's lesions and on the held-out halves B."""
-    from lesion_model.guard import NEGATIVES_FILE, extract_features, fit_guard_with_negatives, load_negatives
+    photo negatives, scored on the other source's lesions and on the held-out halves B. When the
+    artifact's guard has the clinical part, that part is fitted again here from clinical-skin's
+    half A against the one source's lesions (the packaged part saw both sources' lesions)."""
+    from lesion_model.guard import (
+        CLINICAL,
+        LAYER_PARTS,
+        NEGATIVES_FILE,
+        extract_features,
+        fit_guard_with_negatives,
+        load_negatives,
+    )
 
     layer = meta["guard"]["backbone_layer"]
     negatives = load_negatives(NEGATIVES_FILE, size)
@@ -258,6 +267,14 @@ def loso_with_negatives(model, size: int, data: str, meta: dict, margins: tuple[
         rows = [r for r in read_rows(os.path.join(data, folder)) if half(r[column]) == "B"]
         held_out[key] = decode_all([os.path.join(data, folder, r["file"]) for r in rows], size)
     features = {k: extract_features(model, v, 32, layer) for k, v in {**images, **held_out}.items()}
+    clinical = None
+    if CLINICAL in meta["guard"].get("parts", []):
+        folder = os.path.join(data, "clinical-skin")
+        rows = [r for r in read_rows(folder) if half(r["condition"]) == "A"]
+        found = extract_features(
+            model, decode_all([os.path.join(folder, r["file"]) for r in rows], size), 32, layer
+        )
+        clinical = {name: found[name] for name in LAYER_PARTS}
     result = {}
     for fit_on in LESION_SOURCES:
         other = [s for s in LESION_SOURCES if s != fit_on][0]
@@ -267,7 +284,7 @@ def loso_with_negatives(model, size: int, data: str, meta: dict, margins: tuple[
         for margin in margins:
             guard = fit_guard_with_negatives(
                 model, images[fit_on][train_idx], images[fit_on][val_idx], negatives["parts"],
-                backbone_layer=layer, margin=margin,
+                backbone_layer=layer, margin=margin, clinical=clinical,
             )  # fmt: skip
             row = {
                 "val_refused": guard.info["validation"]["lesion_refusal_rate"],

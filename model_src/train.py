@@ -129,6 +129,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="features of non-lesion photos for the guard (.npz from model_src/guard_negatives.py); "
         "default: the packaged file; none: lesion-only guard",
     )  # fmt: skip
+    p.add_argument(
+        "--guard-clinical", default="default",
+        help="the guard's pre-fitted lesions-vs-clinical-photographs part (.npz from "
+        "model_src/guard_clinical.py); default: the packaged file; none: leave it out",
+    )  # fmt: skip
     p.add_argument("--source-revision", default=env("SKINLESION_SOURCE_REVISION"))
     args, unknown = p.parse_known_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -420,12 +425,19 @@ def _fit_guard(args, model, parts: dict[str, Part]):
     if negatives is not None:
         # The guard with negatives (docs/model.md "The not-a-lesion guard"): the frozen ImageNet
         # layer's features, lesions against photographs and against degraded lesion photos.
+        clinical = _guard_clinical(args, model, g, negatives["layer"])
         guard = g.fit_guard_with_negatives(
             model, parts["train"].images, parts["val"].images, negatives["parts"],
             val_sources=parts["val"].split.sources, batch_size=args.batch_size,
             backbone_layer=negatives["layer"], seed=args.seed,
+            clinical=clinical["part"] if clinical else None,
         )  # fmt: skip
         guard.info["negatives"] = {k: negatives["info"].get(k) for k in ("source", "half", "weights_sha256")}
+        if clinical:
+            guard.info["clinical"] = {
+                k: clinical["info"].get(k)
+                for k in ("source", "half", "n_photographs", "n_conditions", "positives", "weights_sha256")
+            }
     else:
         # Lesions only: the backbone layer guard.DEFAULT_BACKBONE_LAYER when the model has it
         # (MobileNetV2), else the top pooled features.
@@ -439,6 +451,22 @@ def _fit_guard(args, model, parts: dict[str, Part]):
         )
     log.info("guard: %s", guard.summary())
     return guard
+
+
+def _guard_clinical(args, model, g, layer: str) -> dict | None:
+    """The pre-fitted clinical part (model_src/guard_clinical.py) when it reads `layer` and this
+    model computes that layer as when it was fitted (the probe agrees); else None, with a warning."""
+    path = g.CLINICAL_FILE if args.guard_clinical == "default" else args.guard_clinical
+    if path == "none":
+        return None
+    clinical = g.load_clinical(path, args.image_size)
+    if clinical is None:
+        log.warning("guard: no clinical part for %d px in %s: guard without it", args.image_size, path)
+        return None
+    if clinical["layer"] != layer or not g.negatives_match(model, clinical, args.image_size):
+        log.warning("guard: the clinical part was fitted on another layer or weights: guard without it")
+        return None
+    return clinical
 
 
 def _guard_negatives(args, model, g) -> dict | None:

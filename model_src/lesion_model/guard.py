@@ -10,9 +10,11 @@ Two kinds, both measured in model_src/evaluate_guard.py (figures in docs/model.m
 * With negatives (`fit_guard_with_negatives`, what train.py fits for a MobileNetV2 trained with
   `--freeze-through`): the pooled mean and spread of NEGATIVES_LAYER, which training keeps at
   its ImageNet weights, scored by two linear parts (`LinearPart`): lesions against photographs
-  that are not lesions (features shipped in NEGATIVES_FILE, never the images) and lesions against
-  degraded copies of training lesions (`degraded`). Each part's negative logit is standardised on
-  the validation lesions and `z` is the larger of the two.
+  that are not lesions (features shipped in NEGATIVES_FILE, never the images), lesions against
+  degraded copies of training lesions (`degraded`) and, where CLINICAL_FILE has it, lesions against
+  clinical photographs of skin (fitted once by model_src/guard_clinical.py; only its weights ship).
+  Each part's negative logit is standardised on the validation lesions (the clinical part's moved
+  CLINICAL_EXTRA_MARGIN further out) and `z` is the largest.
 * Lesions only (`fit_guard`, the fallback and earlier artifacts): per part (pooled features, a
   backbone layer's mean and spread, input statistics) a Mahalanobis distance to the training
   lesions with a probabilistic-PCA covariance (`Part`: mean, the top `rank` principal directions
@@ -35,6 +37,7 @@ Use (train.py):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -497,8 +500,16 @@ def fit_guard_from_features(
 
 
 # ----------------------------------------------------------------------------- with negatives
-PHOTO, QUALITY = "photo", "quality"
+PHOTO, QUALITY, CLINICAL = "photo", "quality", "clinical"
 NEGATIVES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "guard_negatives.npz")
+# The third part, lesions vs clinical (camera, not dermatoscope) photographs of skin, is fitted once
+# by model_src/guard_clinical.py and ships as its weight vector only: the photographs' licence
+# (CC BY-NC-ND) lets them build and check the guard, never ship (docs/model.md).
+CLINICAL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "guard_clinical.npz")
+# Its threshold sits this many validation standard deviations further out than the other parts':
+# fitted on one lesion source, it refuses the other source's lesions more readily than they do
+# (leave one source out, docs/model.md), while clinical photos lie far beyond it.
+CLINICAL_EXTRA_MARGIN = 1.5
 PROBE_SEED = 20261206  # the probe image whose features prove the frozen layer is the same
 
 
@@ -579,6 +590,64 @@ def negatives_match(model: keras.Model, negatives: dict, size: int, tolerance: f
     return True
 
 
+def positive_features(
+    model: keras.Model,
+    images: np.ndarray,
+    batch_size: int = 32,
+    backbone_layer: str = NEGATIVES_LAYER,
+    seed: int = 0,
+) -> np.ndarray:
+    """What the linear parts count as lesions [4N, D]: `images` [N, S, S, 3] (uint8), their
+    90-degree rotations, mirror images and reframed copies (`reframed`), as the layer's pooled
+    mean and spread side by side (LAYER_PARTS)."""
+    images = np.asarray(images)
+
+    def joined(batch) -> np.ndarray:
+        found = extract_features(model, batch, batch_size, backbone_layer)
+        return np.concatenate([found[name] for name in LAYER_PARTS], axis=1)
+
+    return np.concatenate(
+        [
+            joined(images),
+            joined(np.rot90(images, 1, axes=(1, 2))),
+            joined(images[:, :, ::-1]),
+            joined(reframed(images, seed)),
+        ]
+    )
+
+
+def save_clinical(path: str, by_size: dict[int, tuple[LinearPart, dict]], info: dict) -> None:
+    """Write the pre-fitted clinical part: per image size its weights and bias and the probe
+    image's features (as load_negatives reads them), and `info` (JSON). No image, no per-image
+    feature: only the linear direction."""
+    arrays: dict[str, np.ndarray] = {}
+    for size, (part, probe) in by_size.items():
+        arrays[f"{size}/weights"] = np.asarray(part.weights, np.float64)
+        arrays[f"{size}/bias"] = np.asarray([part.bias], np.float64)
+        arrays[f"{size}/n_negatives"] = np.asarray([part.n_negatives], np.int64)
+        for name in LAYER_PARTS:
+            arrays[f"{size}/probe/{name}"] = np.asarray(probe[name], np.float32)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    np.savez_compressed(path, info=np.array(json.dumps(info)), **arrays)
+
+
+def load_clinical(path: str, size: int) -> dict | None:
+    """The pre-fitted clinical part at `size` from save_clinical's file: {"layer", "part"
+    (LinearPart), "probe", "info"}; None when the file or that size is missing."""
+    if not path or not os.path.isfile(path):
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        if f"{size}/weights" not in set(data.files):
+            return None
+        part = LinearPart(
+            CLINICAL, LAYER_PARTS, data[f"{size}/weights"].astype(np.float64),
+            float(data[f"{size}/bias"][0]), n_negatives=int(data[f"{size}/n_negatives"][0]),
+        )  # fmt: skip
+        probe = {name: data[f"{size}/probe/{name}"].astype(np.float64) for name in LAYER_PARTS}
+        info = json.loads(str(data["info"]))
+    return {"layer": info.get("layer", NEGATIVES_LAYER), "part": part, "probe": probe, "info": info}
+
+
 def fit_guard_with_negatives(
     model: keras.Model,
     train_images: np.ndarray,
@@ -592,12 +661,20 @@ def fit_guard_with_negatives(
     l2: float = DEFAULT_L2,
     quality_images: int = 600,
     seed: int = 0,
+    clinical: LinearPart | dict[str, np.ndarray] | None = None,
+    clinical_margin: float = CLINICAL_EXTRA_MARGIN,
 ) -> LesionGuard:
     """The guard with negatives (module docstring, NEGATIVES_LAYER): lesions (and their rotated,
     mirrored and reframed copies) against `photo_negatives` ({"layer_mean": [M, D], "layer_std": [M, D]},
     features of the same frozen layer) and against degraded copies of up to `quality_images`
     training lesions. Threshold: the worst source's (1 - refuse_rate) quantile of validation z
-    plus `margin` of its std (`val_sources`, one name per validation image; None = pooled)."""
+    plus `margin` of its std (`val_sources`, one name per validation image; None = pooled).
+
+    `clinical`, when given, adds a third part, lesions against clinical photographs of skin:
+    either pre-fitted (a LinearPart from load_clinical, what train.py uses) or fitted here on
+    those photographs' features ({"layer_mean", "layer_std"}, what evaluate_guard.py's leave-one-
+    source-out run uses). Its standardised score is moved `clinical_margin` validation standard
+    deviations down (CLINICAL_EXTRA_MARGIN)."""
     rng = np.random.default_rng(seed)
     inputs = LAYER_PARTS
 
@@ -609,12 +686,7 @@ def fit_guard_with_negatives(
         return np.concatenate([np.concatenate([d[name] for name in inputs], axis=1) for d in dicts])
 
     train_images = np.asarray(train_images)
-    positives = joined(
-        feats(train_images),
-        feats(np.rot90(train_images, 1, axes=(1, 2))),
-        feats(train_images[:, :, ::-1]),
-        feats(reframed(train_images, seed)),
-    )
+    positives = positive_features(model, train_images, batch_size, backbone_layer, seed)
     pick = rng.choice(len(train_images), min(quality_images, len(train_images)), replace=False)
     bad = joined(feats(degraded(train_images[pick], seed)))
     photos = joined(photo_negatives)
@@ -622,10 +694,16 @@ def fit_guard_with_negatives(
         LinearPart.fit(PHOTO, inputs, positives, photos, l2),
         LinearPart.fit(QUALITY, inputs, positives, bad, l2),
     ]
+    if isinstance(clinical, LinearPart):
+        parts.append(dataclasses.replace(clinical, name=CLINICAL, weights=np.array(clinical.weights)))
+    elif clinical is not None:
+        parts.append(LinearPart.fit(CLINICAL, inputs, positives, joined(clinical), l2))
     features = feats(np.asarray(val_images))
     for part in parts:
         d = part.log_distance(joined(features))
         part.loc, part.scale = float(np.median(d)), float(max(np.std(d), 1e-3))
+        if part.name == CLINICAL:
+            part.loc += clinical_margin * part.scale
     guard = LesionGuard(
         parts, z_threshold=0.0, z_scale=1.0, feature_layer=FEATURE_LAYER, backbone_layer=backbone_layer,
         combine=COMBINE_MAX,
@@ -651,9 +729,15 @@ def fit_guard_with_negatives(
     }
     guard.info = {
         "threshold_rule": (
-            "z = the larger of two standardised linear scores (lesions vs photographs that are not "
-            "lesions, lesions vs degraded lesion photos) on the frozen ImageNet layer "
-            f"{backbone_layer}; threshold at the worst source's {1 - refuse_rate:.3f} quantile of "
+            f"z = the largest of {len(parts)} standardised linear scores (lesions vs photographs that "
+            "are not lesions, lesions vs degraded lesion photos"
+            + (
+                f", lesions vs clinical photographs of skin, moved {clinical_margin} std out"
+                if len(parts) > 2
+                else ""
+            )
+            + f") on the frozen ImageNet layer {backbone_layer}; threshold at the worst source's "
+            f"{1 - refuse_rate:.3f} quantile of "
             f"validation lesions' z plus {margin} x its std; "
             f"lesion_score = sigmoid(3 (z_threshold - z) / (z_threshold - median z)), so the threshold is "
             f"{SCORE_THRESHOLD} and the median validation lesion scores 0.95"
@@ -667,6 +751,11 @@ def fit_guard_with_negatives(
             "(turned up to 45 degrees, zoomed in up to 30 %)",
             "n_photo_negatives": int(len(photos)),
             "n_quality_negatives": int(len(bad)),
+            **(
+                {"n_clinical_negatives": int(parts[2].n_negatives), "clinical_margin": float(clinical_margin)}
+                if len(parts) > 2
+                else {}
+            ),
         },
         "validation": {
             "n": int(len(scores)),

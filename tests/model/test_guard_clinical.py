@@ -1,0 +1,195 @@
+"""The guard's third part, lesions against clinical photographs of skin (issue 14): fitted once by
+model_src/guard_clinical.py and shipped as a weight vector only (the photographs' licence forbids
+shipping them), added by train.py when its frozen layer matches, and moved CLINICAL_EXTRA_MARGIN
+validation standard deviations out."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from lesion_model.architectures import make_model
+from lesion_model.guard import (
+    CLINICAL,
+    CLINICAL_EXTRA_MARGIN,
+    CLINICAL_FILE,
+    COMBINE_MAX,
+    LAYER_PARTS,
+    NEGATIVES_LAYER,
+    LinearPart,
+    extract_features,
+    fit_guard_with_negatives,
+    load_clinical,
+    negatives_match,
+    positive_features,
+    probe_image,
+    save_clinical,
+)
+
+from .helpers import SIZE, lesion_image
+from .test_guard import decode, not_a_lesion
+
+LAYER = "block_5_expand_relu"  # a layer the small test model has at 64 px (NEGATIVES_LAYER in production)
+
+
+def _joined(found: dict) -> np.ndarray:
+    return np.concatenate([found[name] for name in LAYER_PARTS], axis=1)
+
+
+@pytest.fixture(scope="module")
+def small() -> dict:
+    keras.utils.set_random_seed(11)
+    model = make_model("mobilenet_v2", SIZE, None)
+    rng = np.random.default_rng(5)
+    train = np.stack([decode(lesion_image(i % 2 == 0, rng)) for i in range(80)]).astype(np.uint8)
+    val = np.stack([decode(lesion_image(i % 2 == 0, rng)) for i in range(40)]).astype(np.uint8)
+    photos = np.stack([decode(not_a_lesion(rng, i % 3)) for i in range(30)])
+    # Stand-ins for clinical photographs: the not-a-lesion kinds the photo part does not see.
+    clinical = np.stack([decode(not_a_lesion(rng, 2)) for _ in range(30)])
+    return {
+        "model": model,
+        "train": train,
+        "val": val,
+        "photos": {k: v for k, v in extract_features(model, photos, 16, LAYER).items() if k in LAYER_PARTS},
+        "clinical": {
+            k: v for k, v in extract_features(model, clinical, 16, LAYER).items() if k in LAYER_PARTS
+        },
+    }
+
+
+def _fit(small, **kwargs):
+    return fit_guard_with_negatives(
+        small["model"], small["train"], small["val"], small["photos"], val_sources=["a", "b"] * 20,
+        batch_size=16, backbone_layer=LAYER, refuse_rate=0.02, quality_images=40, **kwargs,
+    )  # fmt: skip
+
+
+def test_positive_features_are_four_views_of_each_lesion(small):
+    found = positive_features(small["model"], small["train"][:5], 16, LAYER, seed=0)
+    plain = _joined(extract_features(small["model"], small["train"][:5], 16, LAYER))
+    assert found.shape == (20, plain.shape[1])
+    np.testing.assert_allclose(found[:5], plain, rtol=1e-5, atol=1e-6)  # the images themselves come first
+
+
+def test_clinical_part_fitted_from_features_is_third_and_moved_out(small):
+    without = _fit(small)
+    guard = _fit(small, clinical=small["clinical"])
+    assert [p.name for p in guard.parts] == ["photo", "quality", CLINICAL] and guard.combine == COMBINE_MAX
+    # The first two parts are exactly those of the guard without it (same data, same seed).
+    for a, b in zip(without.parts, guard.parts[:2], strict=True):
+        np.testing.assert_allclose(a.weights, b.weights)
+    part = guard.parts[2]
+    d = part.log_distance(_joined(extract_features(small["model"], small["val"], 16, LAYER)))
+    assert part.loc == pytest.approx(np.median(d) + CLINICAL_EXTRA_MARGIN * np.std(d))
+    assert part.n_negatives == 30
+    meta = json.loads(json.dumps(guard.metadata()))
+    assert meta["parts"] == ["photo", "quality", CLINICAL]
+    assert meta["fitted_on"]["n_clinical_negatives"] == 30
+    assert meta["fitted_on"]["clinical_margin"] == CLINICAL_EXTRA_MARGIN
+    assert "clinical photographs" in meta["threshold_rule"]
+    assert "n_clinical_negatives" not in without.metadata()["fitted_on"]
+    # Its photos are refused; the validation lesions stay within the refusal budget.
+    assert np.mean(guard.refused(small["clinical"])) > 0.9
+    assert guard.info["validation"]["lesion_refusal_rate"] <= 0.05
+
+
+def test_prefitted_clinical_part_is_used_as_given_and_not_changed(small):
+    positives = positive_features(small["model"], small["train"], 16, LAYER)
+    prefitted = LinearPart.fit(CLINICAL, LAYER_PARTS, positives, _joined(small["clinical"]), l2=1.0)
+    before = prefitted.weights.copy()
+    guard = _fit(small, clinical=prefitted, clinical_margin=0.0)
+    used = guard.parts[2]
+    np.testing.assert_array_equal(used.weights, before)
+    assert used.bias == prefitted.bias and used is not prefitted
+    np.testing.assert_array_equal(prefitted.weights, before)
+    assert prefitted.loc == 0.0  # the caller's copy keeps no validation statistics
+    d = used.log_distance(_joined(extract_features(small["model"], small["val"], 16, LAYER)))
+    assert used.loc == pytest.approx(np.median(d))  # margin 0: not moved
+
+
+def test_three_parts_in_the_graph_agree_with_numpy(small, rng):
+    guard = _fit(small, clinical=small["clinical"])
+    probe = {k: np.concatenate([small["photos"][k], small["clinical"][k]]) for k in LAYER_PARTS}
+    probe = {k: v + rng.normal(0, 0.01, v.shape) for k, v in probe.items()}
+    graph = guard.tf_score({k: tf.constant(v, tf.float32) for k, v in probe.items()}).numpy()
+    np.testing.assert_allclose(graph, guard.score(probe), atol=2e-4)
+
+
+def test_save_and_load_clinical_part_with_its_probe(small, tmp_path):
+    model = small["model"]
+    part = LinearPart(CLINICAL, LAYER_PARTS, np.arange(6, dtype=float), -2.5, n_negatives=9)
+    probe = extract_features(model, probe_image(SIZE), 1, LAYER)
+    path = str(tmp_path / "clinical.npz")
+    save_clinical(path, {SIZE: (part, probe)}, {"layer": LAYER, "half": "A"})
+    loaded = load_clinical(path, SIZE)
+    assert loaded["layer"] == LAYER and loaded["info"]["half"] == "A"
+    np.testing.assert_array_equal(loaded["part"].weights, part.weights)
+    assert loaded["part"].bias == -2.5 and loaded["part"].n_negatives == 9 and loaded["part"].name == CLINICAL
+    assert negatives_match(model, loaded, SIZE)
+    keras.utils.set_random_seed(12)
+    assert not negatives_match(make_model("mobilenet_v2", SIZE, None), loaded, SIZE)
+    assert load_clinical(path, SIZE + 32) is None and load_clinical(str(tmp_path / "no.npz"), SIZE) is None
+    with np.load(path) as data:  # one direction per size: nothing per photograph
+        assert sorted(data.files) == sorted(
+            ["info", f"{SIZE}/weights", f"{SIZE}/bias", f"{SIZE}/n_negatives"]
+            + [f"{SIZE}/probe/{name}" for name in LAYER_PARTS]
+        )
+
+
+def test_train_uses_the_clinical_part_only_when_it_fits(small, tmp_path):
+    import train
+
+    model = small["model"]
+    part = LinearPart(CLINICAL, LAYER_PARTS, np.ones(4), 0.0, n_negatives=3)
+    path = str(tmp_path / "clinical.npz")
+    save_clinical(
+        path, {SIZE: (part, extract_features(model, probe_image(SIZE), 1, LAYER))}, {"layer": LAYER}
+    )
+    from lesion_model import guard as g
+
+    args = SimpleNamespace(guard_clinical=path, image_size=SIZE)
+    assert train._guard_clinical(args, model, g, LAYER)["part"].n_negatives == 3
+    assert train._guard_clinical(args, model, g, "block_4_expand_relu") is None  # another layer
+    keras.utils.set_random_seed(13)
+    assert train._guard_clinical(args, make_model("mobilenet_v2", SIZE, None), g, LAYER) is None
+    assert (
+        train._guard_clinical(SimpleNamespace(guard_clinical="none", image_size=SIZE), model, g, LAYER)
+        is None
+    )
+    assert (
+        train._guard_clinical(SimpleNamespace(guard_clinical=path, image_size=SIZE + 32), model, g, LAYER)
+        is None
+    )
+
+
+def test_packaged_clinical_part_is_a_direction_fitted_on_half_a_with_the_shipped_weights():
+    """The file the SageMaker job and `make train-default-model` use: per size one weight vector and
+    bias and the probe (no photograph, no per-photograph feature), fitted on the design half of the
+    conditions, with the licence named, matching the shipped ImageNet weights."""
+    with np.load(CLINICAL_FILE) as data:
+        info = json.loads(str(data["info"]))
+        for key in data.files:
+            if key != "info":
+                assert key.split("/")[0] in ("192", "224")
+                assert data[key].ndim == 1 or data[key].shape[0] == 1, key  # never one row per photograph
+    assert info["layer"] == NEGATIVES_LAYER and info["half"] == "A"
+    assert "CC BY-NC-ND" in info["source"] and "DermNet" in info["source"]
+    assert info["n_photographs"] > 100 and info["n_conditions"] > 50
+    clinical = load_clinical(CLINICAL_FILE, 192)
+    assert clinical["part"].weights.shape == (2 * 336,)
+    model = make_model("mobilenet_v2", 192, "imagenet", head="diagnosis")
+    assert negatives_match(model, clinical, 192)
+
+
+def test_the_training_code_package_carries_the_clinical_part():
+    import io
+    import tarfile
+
+    from stacks.constructs.dataset import MODEL_SRC, deterministic_targz
+
+    with tarfile.open(fileobj=io.BytesIO(deterministic_targz(MODEL_SRC))) as tar:
+        assert "lesion_model/data/guard_clinical.npz" in tar.getnames()
