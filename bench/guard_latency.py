@@ -68,11 +68,14 @@ def prepare() -> dict[str, str]:
     rng = np.random.default_rng(0)
     images = np.clip(rng.normal(150, 40, (160, 224, 224, 3)), 0, 255).astype(np.uint8)
     others = np.clip(rng.normal(90, 60, (40, 224, 224, 3)), 0, 255).astype(np.uint8)
-    # The guard train.py fits by default: two linear parts on guard.NEGATIVES_LAYER's statistics.
+    # The guard train.py fits by default: three linear parts on guard.NEGATIVES_LAYER's statistics
+    # (photo, quality, clinical; the graph computes them in one matrix product).
     found = extract_features(model, others, 20, NEGATIVES_LAYER)
+    clinical = extract_features(model, others[::-1], 20, NEGATIVES_LAYER)
     guard = fit_guard_with_negatives(
-        model, images[:120], images[120:], {k: found[k] for k in LAYER_PARTS}, quality_images=60
-    )
+        model, images[:120], images[120:], {k: found[k] for k in LAYER_PARTS}, quality_images=60,
+        clinical={k: clinical[k] for k in LAYER_PARTS},
+    )  # fmt: skip
     paths = {
         "without guard": os.path.join(WORK, "plain", "1"),
         "with guard": os.path.join(WORK, "guard", "1"),

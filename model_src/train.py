@@ -134,6 +134,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="the guard's pre-fitted lesions-vs-clinical-photographs part (.npz from "
         "model_src/guard_clinical.py); default: the packaged file; none: leave it out",
     )  # fmt: skip
+    p.add_argument(
+        "--guard-margin", type=float, default=None,
+        help="standard deviations of validation z added to the guard's threshold (default 0.5: "
+        "docs/model.md has what a larger one gains on unseen clinics and loses on clinical photos)",
+    )  # fmt: skip
     p.add_argument("--source-revision", default=env("SKINLESION_SOURCE_REVISION"))
     args, unknown = p.parse_known_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -431,6 +436,7 @@ def _fit_guard(args, model, parts: dict[str, Part]):
             val_sources=parts["val"].split.sources, batch_size=args.batch_size,
             backbone_layer=negatives["layer"], seed=args.seed,
             clinical=clinical["part"] if clinical else None,
+            **({"margin": args.guard_margin} if args.guard_margin is not None else {}),
         )  # fmt: skip
         guard.info["negatives"] = {k: negatives["info"].get(k) for k in ("source", "half", "weights_sha256")}
         if clinical:
@@ -448,6 +454,7 @@ def _fit_guard(args, model, parts: dict[str, Part]):
             parts["val"].images,
             batch_size=args.batch_size,
             backbone_layer=layer,
+            **({"margin": args.guard_margin} if args.guard_margin is not None else {}),
         )
     log.info("guard: %s", guard.summary())
     return guard

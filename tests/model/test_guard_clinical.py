@@ -193,3 +193,44 @@ def test_the_training_code_package_carries_the_clinical_part():
 
     with tarfile.open(fileobj=io.BytesIO(deterministic_targz(MODEL_SRC))) as tar:
         assert "lesion_model/data/guard_clinical.npz" in tar.getnames()
+
+
+def test_train_passes_guard_margin_and_the_clinical_part(monkeypatch):
+    """--guard-margin reaches the fit (absent: the fit's default), and the clinical part with its
+    provenance reaches the artifact's guard info."""
+    import train
+    from lesion_model import guard as g
+
+    seen: list[dict] = []
+
+    class Fitted:
+        info: dict = {}
+
+        def summary(self) -> str:
+            return "stub"
+
+    def fake_fit(*args, **kwargs):
+        seen.append(kwargs)
+        fitted = Fitted()
+        fitted.info = {}
+        return fitted
+
+    part = LinearPart(CLINICAL, LAYER_PARTS, np.ones(4), 0.0, n_negatives=3)
+    monkeypatch.setattr(g, "fit_guard_with_negatives", fake_fit)
+    monkeypatch.setattr(train, "_guard_negatives", lambda *a: {"layer": LAYER, "parts": {}, "info": {}})
+    monkeypatch.setattr(
+        train, "_guard_clinical", lambda *a: {"part": part, "info": {"source": "s", "half": "A", "extra": 1}}
+    )
+    split = SimpleNamespace(
+        images=np.zeros((2, 8, 8, 3), np.uint8), split=SimpleNamespace(sources=["a", "b"])
+    )
+    parts = {"train": split, "val": split}
+    base = ["--train", "/data", "--arch", "mobilenet_v2"]
+    fitted = train._fit_guard(train.parse_args(base + ["--guard-margin", "1.5"]), None, parts)
+    assert seen[-1]["margin"] == 1.5 and seen[-1]["clinical"] is part
+    assert fitted.info["clinical"] == {
+        "source": "s", "half": "A", "n_photographs": None, "n_conditions": None, "positives": None,
+        "weights_sha256": None,
+    }  # fmt: skip
+    train._fit_guard(train.parse_args(base), None, parts)
+    assert "margin" not in seen[-1]
