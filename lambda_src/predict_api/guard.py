@@ -16,8 +16,9 @@ from predict_api.endpoint import Scores
 from predict_api.errors import NotALesion
 from predict_api.metadata import MetadataError, ModelMetadata
 
-# GET /model shows these keys of metadata.json["guard"] (its feature layer and fit sizes stay inside).
-PUBLIC_FIELDS = ("output", "threshold", "method", "threshold_rule", "validation")
+# GET /model shows these keys of metadata.json["guard"] (its feature layer and fit sizes stay inside);
+# "parts" names what it refuses, "clinical" the clinical part's source, licence and attribution.
+PUBLIC_FIELDS = ("output", "threshold", "method", "threshold_rule", "validation", "parts", "clinical")
 
 
 def threshold(model: ModelMetadata) -> float | None:

@@ -192,6 +192,15 @@ def _guard_schemas() -> dict[str, Any]:
                 "method": {"type": "string"},
                 "threshold_rule": {"type": "string"},
                 "validation": {"type": "object"},
+                "parts": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "What it scores against, e.g. photo, quality, clinical.",
+                },
+                "clinical": {
+                    "type": "object",
+                    "description": "Where the clinical part comes from: source, licence and attribution.",
+                },
             },
         },
     }

@@ -24,6 +24,11 @@ GUARD = {
     "validation": {"n": 340, "lesion_refusal_rate": 0.006},
     "feature_layer": "pooled_features",
     "fitted_on": {"n_train": 1360},
+    "parts": ["photo", "quality", "clinical"],
+    "clinical": {
+        "source": "clinical-skin: DermNet NZ (CC BY-NC-ND 3.0 NZ, attribution: DermNet)",
+        "half": "A",
+    },
 }
 BY_SOURCE = {"isic-2017": {"roc_auc": 0.81, "n": 150}, "isic-dev": {"roc_auc": 0.86, "n": 400}}
 LEAVE_ONE_OUT = [{"held_out": "isic-2017", "roc_auc": 0.74}]
@@ -152,6 +157,11 @@ def test_model_route_shows_the_guard_threshold_and_the_per_source_figures(guarde
     assert answer.status == 200
     assert answer.body["guard"]["threshold"] == THRESHOLD
     assert answer.body["guard"]["validation"] == GUARD["validation"]
+    # What it refuses and where its clinical part comes from (attribution) are shown; how it is
+    # built inside (feature layer, fit sizes) is not.
+    assert answer.body["guard"]["parts"] == GUARD["parts"]
+    assert answer.body["guard"]["clinical"] == GUARD["clinical"]
+    assert "feature_layer" not in answer.body["guard"] and "fitted_on" not in answer.body["guard"]
     assert answer.body["metrics_by_source"] == BY_SOURCE
     assert answer.body["metrics_by_source_split"] == "test"  # the page labels the figures with it
     assert answer.body["leave_one_source_out"] == LEAVE_ONE_OUT
