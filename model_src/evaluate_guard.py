@@ -165,7 +165,39 @@ def evaluate_sets(score, threshold: float, data: str, hard_per_source: int, seed
             )[:10],
         }
         log.info("%s: %s", key, {k: result[key][k] for k in ("all", "A_design", "B_held_out")})
+    clinical = os.path.join(data, "clinical-skin")
+    if os.path.isdir(clinical):
+        # Without the collection's watermark (guard_clinical.py): what a clinical photo that is not
+        # from this collection would look like to the guard.
+        from guard_clinical import watermark_free_views
+
+        held_out = [
+            read(os.path.join(clinical, r["file"]))
+            for r in read_rows(clinical)
+            if half(r["condition"]) == "B"
+        ]
+        result["clinical_skin"]["B_held_out_watermark_free_views"] = refusal(
+            score([v for blob in held_out for v in watermark_free_views(blob)]), threshold
+        )
+        result["clinical_skin"]["B_held_out_centre_half"] = refusal(
+            score([centre(b) for b in held_out]), threshold
+        )
+        log.info(
+            "clinical_skin without watermark: %s", result["clinical_skin"]["B_held_out_watermark_free_views"]
+        )
     return result
+
+
+def centre(blob: bytes) -> bytes:
+    """The middle half of a photo (a quarter trimmed from each side), as JPEG."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(blob)) as opened:
+        image = opened.convert("RGB")
+    w, h = image.size
+    out = io.BytesIO()
+    image.crop((w // 4, h // 4, w - w // 4, h - h // 4)).save(out, "JPEG", quality=90)
+    return out.getvalue()
 
 
 # ----------------------------------------------------------------------------- leave one source out
@@ -197,10 +229,14 @@ def keras_model_from_artifact(saved_model_dir: str, meta: dict):
 
 
 def decode_all(files: list[str], size: int) -> np.ndarray:
+    return decode_blobs([read(p) for p in files], size)
+
+
+def decode_blobs(blobs: list[bytes], size: int) -> np.ndarray:
     import tensorflow as tf
     from lesion_model.preprocess import decode_and_resize
 
-    return np.stack([decode_and_resize(tf.constant(read(p)), size).numpy() for p in files])
+    return np.stack([decode_and_resize(tf.constant(b), size).numpy() for b in blobs])
 
 
 def loso(model, size: int, data: str, margins: tuple[float, ...]) -> dict:
@@ -267,14 +303,24 @@ def loso_with_negatives(model, size: int, data: str, meta: dict, margins: tuple[
         rows = [r for r in read_rows(os.path.join(data, folder)) if half(r[column]) == "B"]
         held_out[key] = decode_all([os.path.join(data, folder, r["file"]) for r in rows], size)
     features = {k: extract_features(model, v, 32, layer) for k, v in {**images, **held_out}.items()}
+    reported = list(held_out)
     clinical = None
     if CLINICAL in meta["guard"].get("parts", []):
         folder = os.path.join(data, "clinical-skin")
-        rows = [r for r in read_rows(folder) if half(r["condition"]) == "A"]
-        found = extract_features(
-            model, decode_all([os.path.join(folder, r["file"]) for r in rows], size), 32, layer
-        )
+        from guard_clinical import watermark_free_views
+
+        def views(which: str) -> np.ndarray:
+            blobs = [
+                read(os.path.join(folder, r["file"]))
+                for r in read_rows(folder)
+                if half(r["condition"]) == which
+            ]
+            return decode_blobs([v for b in blobs for v in watermark_free_views(b)], size)
+
+        found = extract_features(model, views("A"), 32, layer)
         clinical = {name: found[name] for name in LAYER_PARTS}
+        features["clinical_skin_watermark_free"] = extract_features(model, views("B"), 32, layer)
+        reported.append("clinical_skin_watermark_free")
     result = {}
     for fit_on in LESION_SOURCES:
         other = [s for s in LESION_SOURCES if s != fit_on][0]
@@ -290,7 +336,7 @@ def loso_with_negatives(model, size: int, data: str, meta: dict, margins: tuple[
                 "val_refused": guard.info["validation"]["lesion_refusal_rate"],
                 f"{other}_refused": float(np.mean(guard.refused(features[other]))),
             }
-            row.update({f"{k}_B_refused": float(np.mean(guard.refused(features[k]))) for k in held_out})
+            row.update({f"{k}_B_refused": float(np.mean(guard.refused(features[k]))) for k in reported})
             result[f"fit {fit_on}, margin {margin}"] = row
             log.info("loso fit %s margin %s: %s", fit_on, margin, row)
     return result

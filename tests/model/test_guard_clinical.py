@@ -234,3 +234,69 @@ def test_train_passes_guard_margin_and_the_clinical_part(monkeypatch):
     }  # fmt: skip
     train._fit_guard(train.parse_args(base), None, parts)
     assert "margin" not in seen[-1]
+
+
+def test_watermark_free_views_never_show_the_bottom_left_corner():
+    """The clinical part is fitted on crops that cannot contain the collection's watermark (bottom
+    left): fitted on the photos as they are, it learned the watermark instead of clinical skin."""
+    import io
+
+    from guard_clinical import watermark_free_views
+    from PIL import Image
+
+    photo = Image.new("RGB", (400, 300), (200, 150, 130))
+    photo.paste((0, 0, 255), (0, 210, 150, 300))  # where the watermark sits (x < 0.38, y > 0.68)
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=95)
+    views = watermark_free_views(buffer.getvalue())
+    assert len(views) == 7
+    for blob in views:
+        pixels = np.asarray(Image.open(io.BytesIO(blob)).convert("RGB")).astype(int)
+        blue = (pixels[..., 2] > 150) & (pixels[..., 0] < 100)
+        assert not blue.any()
+        assert min(pixels.shape[:2]) >= 150  # crops, not slivers
+
+
+def test_evaluate_sets_reports_clinical_photos_with_and_without_the_watermark(tmp_path):
+    """evaluate_guard.py's figures (docs/model.md) on a tiny generated data folder with a fake
+    scorer: every set is counted, and held-out clinical photos are also scored as watermark-free
+    crops (7 per photo) and as their centre half."""
+    import csv as csv_module
+    import io
+
+    from evaluate_guard import evaluate_sets, half
+    from PIL import Image
+
+    def folder(name: str, header: list[str], rows: list[list[str]], colour) -> None:
+        path = tmp_path / name
+        path.mkdir()
+        with open(path / "labels.csv", "w", newline="") as f:
+            csv_module.writer(f).writerows([header, *rows])
+        for row in rows:
+            Image.new("RGB", (120, 90), colour).save(path / row[0], "JPEG")
+
+    folder("isic-dev", ["file", "label"], [[f"l{i}.jpg", "benign"] for i in range(3)], (180, 120, 100))
+    folder("not-lesion", ["file", "class_name"], [["n0.jpg", "cat"], ["n1.jpg", "dog"]], (20, 200, 20))
+    conditions = ["Acne", "Eczema", "Psoriasis", "Urticaria", "Rosacea", "Tinea"]
+    folder(
+        "clinical-skin",
+        ["file", "condition"],
+        [[f"c{i}.jpg", c] for i, c in enumerate(conditions)],
+        (220, 90, 90),
+    )
+    n_b = sum(half(c) == "B" for c in conditions)
+    assert 0 < n_b < len(conditions)  # both halves present
+
+    def score(blobs: list[bytes]) -> np.ndarray:
+        # Green photos (not-lesion) score 0.1, everything else 0.9.
+        means = [np.asarray(Image.open(io.BytesIO(b)).convert("RGB")).mean(axis=(0, 1)) for b in blobs]
+        return np.array([0.1 if m[1] > m[0] else 0.9 for m in means])
+
+    result = evaluate_sets(score, 0.5, str(tmp_path), hard_per_source=1)
+    assert result["lesions"]["isic-dev"] == {"n": 3, "refused": 0.0}
+    assert result["not_lesion"]["all"] == {"n": 2, "refused": 1.0}
+    clinical = result["clinical_skin"]
+    assert clinical["B_held_out"]["n"] == n_b and clinical["all"]["refused"] == 0.0
+    assert clinical["B_held_out_watermark_free_views"] == {"n": 7 * n_b, "refused": 0.0}
+    assert clinical["B_held_out_centre_half"] == {"n": n_b, "refused": 0.0}
+    assert result["hard"]["plain_skin"]["n"] == 4
