@@ -150,7 +150,8 @@ def evaluate_sets(score, threshold: float, data: str, hard_per_source: int, seed
         if not os.path.isdir(path):
             continue
         rows = read_rows(path)
-        scores = score([read(os.path.join(path, r["file"])) for r in rows])
+        blobs = [read(os.path.join(path, r["file"])) for r in rows]
+        scores = score(blobs)
         groups = np.array([half(r[column]) for r in rows])
         result[key] = {
             "all": refusal(scores, threshold),
@@ -165,17 +166,13 @@ def evaluate_sets(score, threshold: float, data: str, hard_per_source: int, seed
             )[:10],
         }
         log.info("%s: %s", key, {k: result[key][k] for k in ("all", "A_design", "B_held_out")})
-    clinical = os.path.join(data, "clinical-skin")
-    if os.path.isdir(clinical):
+        if key != "clinical_skin":
+            continue
         # Without the collection's watermark (guard_clinical.py): what a clinical photo that is not
         # from this collection would look like to the guard.
         from guard_clinical import watermark_free_views
 
-        held_out = [
-            read(os.path.join(clinical, r["file"]))
-            for r in read_rows(clinical)
-            if half(r["condition"]) == "B"
-        ]
+        held_out = [b for b, g in zip(blobs, groups, strict=True) if g == "B"]
         result["clinical_skin"]["B_held_out_watermark_free_views"] = refusal(
             score([v for blob in held_out for v in watermark_free_views(blob)]), threshold
         )

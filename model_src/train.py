@@ -460,11 +460,16 @@ def _fit_guard(args, model, parts: dict[str, Part]):
     return guard
 
 
+def _packaged(choice: str, packaged: str) -> str | None:
+    """A --guard-negatives / --guard-clinical value as a path: "default" the packaged file, "none" None."""
+    return None if choice == "none" else packaged if choice == "default" else choice
+
+
 def _guard_clinical(args, model, g, layer: str) -> dict | None:
     """The pre-fitted clinical part (model_src/guard_clinical.py) when it reads `layer` and this
     model computes that layer as when it was fitted (the probe agrees); else None, with a warning."""
-    path = g.CLINICAL_FILE if args.guard_clinical == "default" else args.guard_clinical
-    if path == "none":
+    path = _packaged(args.guard_clinical, g.CLINICAL_FILE)
+    if path is None:
         return None
     clinical = g.load_clinical(path, args.image_size)
     if clinical is None:
@@ -480,8 +485,8 @@ def _guard_negatives(args, model, g) -> dict | None:
     """The photo negatives' features, when this model can use them: its backbone is frozen
     through their layer (--freeze-through) and computes that layer exactly as when they were
     made (a probe image's features agree). Otherwise None: the lesion-only guard."""
-    path = g.NEGATIVES_FILE if args.guard_negatives == "default" else args.guard_negatives
-    if path == "none":
+    path = _packaged(args.guard_negatives, g.NEGATIVES_FILE)
+    if path is None:
         return None
     negatives = g.load_negatives(path, args.image_size)
     if negatives is None:
