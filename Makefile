@@ -20,7 +20,7 @@ export SKINLESION_TF_SERVING_PYTHON := $(CURDIR)/$(VENV_TF_SERVING)/bin/python
 
 .PHONY: help setup up test check lint typecheck pytest web-test web-build synth cfn-lint \
         deploy destroy browser lock train-default evaluate-default bench clean \
-        train-default-model bench-model loso-table guard-negatives guard-clinical
+        train-default-model bench-model loso-table guard-negatives guard-clinical refit-default-guard
 
 help:
 	@echo "make up      - set up, then run the whole product locally (the local stack)"
@@ -30,6 +30,7 @@ help:
 	@echo "make train-default - retrain the shipped default model from ../shared/data (isic-dev + isic-2017)"
 	@echo "make loso-table    - leave-one-source-out table + recipe ablation (models/default/loso.json)"
 	@echo "make guard-negatives / guard-clinical - refit the guard's packaged negatives / clinical part"
+	@echo "make refit-default-guard - refit models/default's guard with them (classifier unchanged)"
 	@echo "make bench   - run the benchmark scripts in bench/"
 	@echo "make lock    - re-resolve the hash-locked requirements/*.lock (UPGRADE=1 for newer versions)"
 
@@ -164,6 +165,12 @@ guard-negatives: setup
 guard-clinical: setup
 	$(PY) model_src/guard_clinical.py --data $(SHARED)/data \
 	  --out model_src/lesion_model/data/guard_clinical.npz
+
+# Refit the shipped model's guard after its packaged data changed (the classifier is kept:
+# refit_guard.py checks the probabilities are unchanged before it writes).
+refit-default-guard: setup
+	$(PY) model_src/refit_guard.py --artifact models/default/model.tar.gz --data $(SHARED)/data \
+	  --out models/default/model.tar.gz
 
 bench-model: setup
 	$(PY) bench/model_throughput.py && $(PY) bench/model_latency.py && $(PY) bench/model_quality.py

@@ -8,8 +8,8 @@ skin, lit and framed like skin, and the "photo" part, fitted on photographs that
 lets most of them through (docs/model.md). This part learns them directly from the conditions of
 half "A" of `clinical-skin` (evaluate_guard.half, by condition; half "B" stays unseen, to measure
 how it does on conditions it never saw), against the lesions of every lesion source with their
-rotated, mirrored and reframed copies (guard.positive_features), on the same frozen ImageNet layer
-as the other parts (guard.NEGATIVES_LAYER).
+rotated, mirrored and reframed copies and copies with hair, colour stickers or ink drawn on
+(guard.positive_features), on the same frozen ImageNet layers as the other parts (guard.NEGATIVES_LAYER).
 
 Every photograph carries the collection's watermark in its bottom-left corner (the DermNet logo or
 "Te Whatu Ora"), and a part fitted on the photographs as they are learns the watermark: it refused
@@ -19,7 +19,7 @@ reports held-out photographs both as they are and without the watermark.
 
 Licence: the clinical photographs are DermNet NZ images under CC BY-NC-ND 3.0 NZ, given to this
 project to build and check the guard and never to be shipped. What this writes is one linear
-direction per image size (the weights and bias of a logistic regression, 673 numbers) and the
+direction per image size (the weights and bias of a logistic regression, 1,633 numbers) and the
 probe image's features: no photograph, and no feature of any one photograph. train.py adds the part
 when its frozen layer computes the probe's features as recorded (the SageMaker job included), and
 records the attribution in metadata.json. `train.py --guard-clinical none` leaves it out.
@@ -134,8 +134,8 @@ def main(argv=None) -> int:
         "n_photographs": len(rows),
         "views": f"{len(views)} watermark-free crops (WATERMARK_FREE_BOXES, the first also mirrored)",
         "n_conditions": len({r["condition"] for r in rows}),
-        "positives": f"{len(lesions)} lesions of {', '.join(LESION_SOURCES)} and their rotated, mirrored and "
-        "reframed copies",
+        "positives": f"{len(lesions)} lesions of {', '.join(LESION_SOURCES)} and their rotated, mirrored, "
+        "reframed copies and copies with hair, colour stickers or ink drawn on",
         "command": "python model_src/guard_clinical.py "
         + " ".join(argv if argv is not None else sys.argv[1:]),
     }

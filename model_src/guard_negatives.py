@@ -3,13 +3,13 @@
     python model_src/guard_negatives.py --data ../shared/data/not-lesion \\
         --out model_src/lesion_model/data/guard_negatives.npz      (make guard-negatives)
 
-The guard's "photo" part learns lesions against photographs that are not skin lesions. Its
-input is the pooled mean and spread of the MobileNetV2 layer guard.NEGATIVES_LAYER, which
-train.py keeps frozen at the ImageNet weights (--freeze-through), so the negatives' features
-are computed once, here, and ship inside the training code package: the SageMaker job needs
-no negative images (and the images, ImageNet samples for research use, are never shipped).
-Only the classes of half "A" (evaluate_guard.half) are used: half "B" stays unseen, to
-measure how the guard does on kinds of photograph it never saw.
+The guard's "photo" part learns lesions against photographs that are not skin lesions. Its input is
+the pooled mean and spread of the MobileNetV2 layers guard.NEGATIVES_LAYER (five, joined by "+"),
+which train.py keeps frozen at the ImageNet weights (--freeze-through), so the negatives' features
+are computed once, here, and ship inside the training code package: the SageMaker job needs no
+negative images (and the images, ImageNet samples for research use, are never shipped). Only the
+classes of half "A" (evaluate_guard.half) are used: half "B" stays unseen, to measure how the guard
+does on kinds of photograph it never saw.
 
 The file holds, per image size: the features ("<size>/layer_mean", "<size>/layer_std"), the
 same features of a fixed probe image ("<size>/probe/...": train.py recomputes them and uses

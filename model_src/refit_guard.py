@@ -1,7 +1,13 @@
 """Refit the not-a-lesion guard of an existing artifact without retraining the model.
 
     python model_src/refit_guard.py --artifact models/default/model.tar.gz \\
-        --data ../shared/data --out models/default/model.tar.gz [--backbone-layer block_13_expand_relu]
+        --data ../shared/data --out models/default/model.tar.gz        (make refit-default-guard)
+
+By default the guard is the one train.py fits (`train._fit_guard` with the artifact's
+--freeze-through): with the packaged negatives and clinical part when the model's frozen layers
+compute them as when they were made, else the lesion-only guard. `--backbone-layer NAME` (or
+`none`: the top features) fits the lesion-only Mahalanobis guard on that layer instead. So a
+release of the guard's packaged data reaches a model without training it again.
 
 The Keras model is rebuilt from the artifact (architecture code + its SavedModel variables,
 evaluate_guard.keras_model_from_artifact) and checked against the artifact: the probabilities
@@ -14,6 +20,7 @@ the validation lesions; the test lesions stay unseen. metadata.json is kept exce
 from __future__ import annotations
 
 import argparse
+import datetime
 import logging
 import os
 import sys
@@ -50,7 +57,10 @@ def main(argv=None) -> int:
     p.add_argument("--artifact", required=True)
     p.add_argument("--data", default=os.path.join("..", "shared", "data"))
     p.add_argument("--out", required=True, help="model.tar.gz to write (may be --artifact)")
-    p.add_argument("--backbone-layer", default="", help="default: guard.DEFAULT_BACKBONE_LAYER; 'none': top")
+    p.add_argument(
+        "--backbone-layer", default="",
+        help="lesion-only guard on this backbone layer ('none': top features); default: train.py's guard",
+    )  # fmt: skip
     p.add_argument("--margin", type=float, default=None)
     p.add_argument("--check-images", type=int, default=24)
     args = p.parse_args(argv)
@@ -64,14 +74,26 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         old = extract(args.artifact, os.path.join(tmp, "old"))
         model = keras_model_from_artifact(old, meta)
-        parts, _ = train.load_parts(train.parse_args(split_args(meta, args.data)))
-        layer = args.backbone_layer or guard_module.default_backbone_layer(model)
-        layer = None if layer == "none" else layer
-        extra = {} if args.margin is None else {"margin": args.margin}
-        guard = guard_module.fit_guard(
-            model, parts["train"].images, parts["val"].images, backbone_layer=layer, **extra
+        hp = meta["training"]["hyperparameters"]
+        train_args = train.parse_args(
+            split_args(meta, args.data)
+            + ["--freeze-through", hp.get("freeze_through") or "none"]
+            + ([] if args.margin is None else ["--guard-margin", str(args.margin)])
         )
+        parts, _ = train.load_parts(train_args)
+        if args.backbone_layer:
+            layer = None if args.backbone_layer == "none" else args.backbone_layer
+            extra = {} if args.margin is None else {"margin": args.margin}
+            guard = guard_module.fit_guard(
+                model, parts["train"].images, parts["val"].images, backbone_layer=layer, **extra
+            )
+        else:
+            guard = train._fit_guard(train_args, model, parts)
         log.info("guard: %s", guard.summary())
+        guard.info["refitted"] = {
+            "at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "by": "model_src/refit_guard.py (the classifier's weights unchanged)",
+        }
         new_meta = {**meta, "guard": guard.metadata()}
         out_dir = os.path.join(tmp, "new")
         write_artifact_dir(model, int(meta["input_size"]), out_dir, new_meta,

@@ -483,7 +483,7 @@ def _guard_clinical(args, model, g, layer: str) -> dict | None:
 
 def _guard_negatives(args, model, g) -> dict | None:
     """The photo negatives' features, when this model can use them: its backbone is frozen
-    through their layer (--freeze-through) and computes that layer exactly as when they were
+    through all their layers (--freeze-through) and computes that layer exactly as when they were
     made (a probe image's features agree). Otherwise None: the lesion-only guard."""
     path = _packaged(args.guard_negatives, g.NEGATIVES_FILE)
     if path is None:
@@ -496,8 +496,9 @@ def _guard_negatives(args, model, g) -> dict | None:
         names = [layer.name for layer in model.get_layer(g.BACKBONE_NAME).layers]
     except ValueError:
         return None
-    frozen = args.freeze_through in names and names.index(negatives["layer"]) <= names.index(
-        args.freeze_through
+    layers = g.backbone_layers(negatives["layer"])
+    frozen = args.freeze_through in names and all(
+        name in names and names.index(name) <= names.index(args.freeze_through) for name in layers
     )
     if not frozen:
         log.warning("guard: %s is fine-tuned (--freeze-through): lesion-only guard", negatives["layer"])

@@ -68,10 +68,14 @@ def _fit(small, **kwargs):
     )  # fmt: skip
 
 
-def test_positive_features_are_four_views_of_each_lesion(small):
+def test_positive_features_are_five_views_of_each_lesion(small):
+    from lesion_model.artefacts import with_artefacts
+
     found = positive_features(small["model"], small["train"][:5], 16, LAYER, seed=0)
     plain = _joined(extract_features(small["model"], small["train"][:5], 16, LAYER))
-    assert found.shape == (20, plain.shape[1])
+    assert found.shape == (25, plain.shape[1])
+    drawn = _joined(extract_features(small["model"], with_artefacts(small["train"][:5], 1), 16, LAYER))
+    np.testing.assert_allclose(found[20:], drawn, rtol=1e-5, atol=1e-6)  # with artefacts come last
     np.testing.assert_allclose(found[:5], plain, rtol=1e-5, atol=1e-6)  # the images themselves come first
 
 
@@ -180,7 +184,8 @@ def test_packaged_clinical_part_is_a_direction_fitted_on_half_a_with_the_shipped
     assert "CC BY-NC-ND" in info["source"] and "DermNet" in info["source"]
     assert info["n_photographs"] > 100 and info["n_conditions"] > 50
     clinical = load_clinical(CLINICAL_FILE, 192)
-    assert clinical["part"].weights.shape == (2 * 336,)
+    # The means and spreads of the five layers (block 3, 6, 10, 13, 16: 48 + 96 + 144 + 192 + 336 channels).
+    assert clinical["part"].weights.shape == (2 * 816,)
     model = make_model("mobilenet_v2", 192, "imagenet", head="diagnosis")
     assert negatives_match(model, clinical, 192)
 

@@ -33,7 +33,9 @@ from lesion_model.guard import (
 from .helpers import SIZE, lesion_image
 from .test_guard import decode, not_a_lesion
 
-LAYER = "block_5_expand_relu"  # a layer the small test model has at 64 px (NEGATIVES_LAYER in production)
+# Two layers the small test model has at 64 px, as NEGATIVES_LAYER joins five in production.
+LAYER = "block_2_expand_relu+block_5_expand_relu"
+TOP = "block_5_expand_relu"  # the last of them: train.py --freeze-through keeps it and all below frozen
 
 
 # ----------------------------------------------------------------------------- numbers only
@@ -100,13 +102,34 @@ def test_probe_image_is_fixed():
     assert probe_image(32).shape == (1, 32, 32, 3) and probe_image(32).std() > 20
 
 
+def test_several_layers_give_their_means_then_their_spreads_side_by_side(rng):
+    model = make_model("mobilenet_v2", SIZE, None)
+    images = rng.integers(0, 255, (3, SIZE, SIZE, 3)).astype(np.float32)
+    both = extract_features(model, images, 3, LAYER)
+    first, second = (extract_features(model, images, 3, name) for name in LAYER.split("+"))
+    for name in LAYER_PARTS:
+        np.testing.assert_allclose(both[name], np.hstack([first[name], second[name]]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(both["pooled"], first["pooled"], rtol=1e-5, atol=1e-6)  # the same model
+
+
+def test_production_layers_are_all_below_the_freeze():
+    from lesion_model.guard import backbone_layers
+    from train import FREEZE_THROUGH_DEFAULT
+
+    model = make_model("mobilenet_v2", 192, None)
+    names = [layer.name for layer in model.get_layer(BACKBONE_NAME).layers]
+    layers = backbone_layers(NEGATIVES_LAYER)
+    assert len(layers) == 5 and layers[-1] == FREEZE_THROUGH_DEFAULT
+    assert all(names.index(a) < names.index(b) for a, b in zip(layers[:-1], layers[1:], strict=True))
+
+
 # ----------------------------------------------------------------------------- the freeze
 def test_freeze_through_keeps_that_layer_and_all_below_it_frozen():
     model = make_model("mobilenet_v2", SIZE, None)
     backbone = model.get_layer(BACKBONE_NAME)
     names = [layer.name for layer in backbone.layers]
-    n = set_backbone_trainable(model, 1.0, freeze_through=LAYER)
-    cut = names.index(LAYER)
+    n = set_backbone_trainable(model, 1.0, freeze_through=TOP)
+    cut = names.index(TOP)
     assert not any(layer.trainable for layer in backbone.layers[: cut + 1])
     assert n == sum(1 for layer in backbone.layers[cut + 1 :] if layer.weights and layer.trainable) > 0
     assert set_backbone_trainable(model, 1.0) > n  # without it, everything above BN is trainable
@@ -123,7 +146,7 @@ def test_training_with_freeze_through_leaves_the_layer_output_unchanged(rng):
     labels = (np.arange(32) % 2).astype(np.float32)
     before = extract_features(model, images[:4], 4, LAYER)
     ds = tf.data.Dataset.from_tensor_slices((images, labels)).batch(8)
-    fit(model, ds, None, FitConfig(epochs=2, learning_rate=1e-2, head_epochs=1, freeze_through=LAYER))
+    fit(model, ds, None, FitConfig(epochs=2, learning_rate=1e-2, head_epochs=1, freeze_through=TOP))
     after = extract_features(model, images[:4], 4, LAYER)
     for name in LAYER_PARTS:
         np.testing.assert_allclose(after[name], before[name], rtol=1e-5, atol=1e-6)
@@ -147,6 +170,19 @@ def test_load_negatives_and_the_probe_check(tmp_path):
     keras.utils.set_random_seed(6)
     other = make_model("mobilenet_v2", SIZE, None)  # other weights: its layer computes something else
     assert not negatives_match(other, negatives, SIZE)
+    # train.py uses them only when every one of their layers is at or below --freeze-through.
+    from types import SimpleNamespace
+
+    import train
+    from lesion_model import guard as g
+
+    def used(freeze_through: str, with_model=model) -> bool:
+        args = SimpleNamespace(guard_negatives=path, image_size=SIZE, freeze_through=freeze_through)
+        return train._guard_negatives(args, with_model, g) is not None
+
+    assert used(TOP) and used("block_6_expand_relu")
+    assert not used("block_3_expand_relu")  # block_5 would be fine-tuned
+    assert not used("none") and not used(TOP, other)
 
 
 def test_packaged_negatives_are_features_of_half_a_made_with_the_shipped_weights():
