@@ -61,8 +61,12 @@ describe("Classifier upload", () => {
     fakeFetch(defaultHandlers());
     render(<App />);
     await screen.findByLabelText("Choose image");
-    const notCancelled = fireEvent.drop(document.body, { dataTransfer: { files: [imageFile()] } });
-    expect(notCancelled).toBe(false); // default prevented: the browser does not open the file
+    // The window listener is attached by an effect that may run just after the control shows
+    // (a loaded machine made this flaky): wait for it rather than for the control alone.
+    await waitFor(() => {
+      const notCancelled = fireEvent.drop(document.body, { dataTransfer: { files: [imageFile()] } });
+      expect(notCancelled).toBe(false); // default prevented: the browser does not open the file
+    });
   });
 
   it("forgets the previous photo when the next file is not an image", async () => {
