@@ -761,7 +761,8 @@ def fit_guard_with_negatives(
                 if len(parts) > 2
                 else ""
             )
-            + f") on the frozen ImageNet layer {backbone_layer}; threshold at the worst source's "
+            + f") on the frozen ImageNet layer{'s' if '+' in backbone_layer else ''} "
+            + f"{backbone_layer.replace('+', ', ')}; threshold at the worst source's "
             f"{1 - refuse_rate:.3f} quantile of "
             f"validation lesions' z plus {margin} x its std; "
             f"lesion_score = sigmoid(3 (z_threshold - z) / (z_threshold - median z)), so the threshold is "
