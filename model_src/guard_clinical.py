@@ -86,8 +86,7 @@ def main(argv=None) -> int:
     p.add_argument("--half", default="A", help="A, B or all: which conditions to fit on")
     args = p.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import tensorflow as tf
-    from evaluate_guard import LESION_SOURCES, decode_all, half, lesion_files, read, read_rows
+    from evaluate_guard import LESION_SOURCES, decode_blobs, half, lesion_files, read, read_rows
     from lesion_model import pretrained
     from lesion_model.architectures import make_model
     from lesion_model.guard import (
@@ -101,7 +100,6 @@ def main(argv=None) -> int:
         probe_image,
         save_clinical,
     )
-    from lesion_model.preprocess import decode_and_resize
 
     folder = os.path.join(args.data, "clinical-skin")
     rows = [r for r in read_rows(folder) if args.half == "all" or half(r["condition"]) == args.half]
@@ -109,13 +107,13 @@ def main(argv=None) -> int:
         raise SystemExit(f"{folder}: fewer than 2 photographs in half {args.half}")
     views = [v for r in rows for v in watermark_free_views(read(os.path.join(folder, r["file"])))]
     lesions = [f for s in LESION_SOURCES for f in lesion_files(os.path.join(args.data, s))]
+    lesion_blobs = [read(f) for f in lesions]  # read once, decoded at each size
     by_size = {}
     for size in (int(s) for s in args.sizes.split(",")):
         model = make_model("mobilenet_v2", size, args.weights, head="diagnosis")
-        crops = np.stack([decode_and_resize(tf.constant(v), size).numpy() for v in views])
-        found = extract_features(model, crops, 32, NEGATIVES_LAYER)
+        found = extract_features(model, decode_blobs(views, size), 32, NEGATIVES_LAYER)
         negatives = np.concatenate([found[name] for name in LAYER_PARTS], axis=1)
-        positives = positive_features(model, decode_all(lesions, size), 32, NEGATIVES_LAYER)
+        positives = positive_features(model, decode_blobs(lesion_blobs, size), 32, NEGATIVES_LAYER)
         part = LinearPart.fit(CLINICAL, LAYER_PARTS, positives, negatives, DEFAULT_L2)
         by_size[size] = (part, extract_features(model, probe_image(size), 1, NEGATIVES_LAYER))
         log.info(

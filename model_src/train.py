@@ -427,6 +427,7 @@ def _fit_guard(args, model, parts: dict[str, Part]):
         log.warning("lesion_model.guard is not available: the artifact has no not-a-lesion guard")
         return None
     negatives = _guard_negatives(args, model, g)
+    margin = {"margin": args.guard_margin} if args.guard_margin is not None else {}
     if negatives is not None:
         # The guard with negatives (docs/model.md "The not-a-lesion guard"): the frozen ImageNet
         # layer's features, lesions against photographs and against degraded lesion photos.
@@ -436,7 +437,7 @@ def _fit_guard(args, model, parts: dict[str, Part]):
             val_sources=parts["val"].split.sources, batch_size=args.batch_size,
             backbone_layer=negatives["layer"], seed=args.seed,
             clinical=clinical["part"] if clinical else None,
-            **({"margin": args.guard_margin} if args.guard_margin is not None else {}),
+            **margin,
         )  # fmt: skip
         guard.info["negatives"] = {k: negatives["info"].get(k) for k in ("source", "half", "weights_sha256")}
         if clinical:
@@ -454,7 +455,7 @@ def _fit_guard(args, model, parts: dict[str, Part]):
             parts["val"].images,
             batch_size=args.batch_size,
             backbone_layer=layer,
-            **({"margin": args.guard_margin} if args.guard_margin is not None else {}),
+            **margin,
         )
     log.info("guard: %s", guard.summary())
     return guard
@@ -483,8 +484,8 @@ def _guard_clinical(args, model, g, layer: str) -> dict | None:
 
 def _guard_negatives(args, model, g) -> dict | None:
     """The photo negatives' features, when this model can use them: its backbone is frozen
-    through all their layers (--freeze-through) and computes that layer exactly as when they were
-    made (a probe image's features agree). Otherwise None: the lesion-only guard."""
+    through all their layers (--freeze-through) and computes those layers exactly as when they
+    were made (a probe image's features agree). Otherwise None: the lesion-only guard."""
     path = _packaged(args.guard_negatives, g.NEGATIVES_FILE)
     if path is None:
         return None
