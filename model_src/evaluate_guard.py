@@ -6,8 +6,10 @@ SavedModel as TF Serving runs it (session loader), at the threshold in its metad
 
 Sets (development data only; none of it is shipped, see each folder's PROVENANCE.md):
   * lesions: every `<data>/<source>/` with benign/ and malignant/ (isic-dev, isic-2017): share
-    refused per source (goal <= 1 %). Images the model and guard were fitted on are in here too:
-    the leave-one-source-out run (--loso) is the estimate for clinics no data comes from.
+    refused per source (goal <= 1 %). Images the model and guard were fitted on are in here too,
+    so the artifact's test split (rebuilt from metadata.json: `test_split_ids`) is also reported
+    apart ("lesions_test_split"); the leave-one-source-out run (--loso) is the estimate for clinics
+    no data comes from.
   * not-lesion (ImageNet photos) split by class and clinical-skin split by condition into two
     halves by a hash of the class name: "A" (looked at while choosing the guard's design) and
     "B" (held out: reported, never used for a choice). Goals: >= 99 % and >= 97 % refused.
@@ -124,9 +126,15 @@ def refusal(scores: np.ndarray, threshold: float) -> dict:
     return {"n": int(len(scores)), "refused": float(np.mean(scores < threshold)) if len(scores) else None}
 
 
-def evaluate_sets(score, threshold: float, data: str, hard_per_source: int, seed: int = 0) -> dict:
-    """Refusal rates of every set; `score(list of bytes) -> scores`."""
+def evaluate_sets(
+    score, threshold: float, data: str, hard_per_source: int, seed: int = 0, held_out: set[str] | None = None
+) -> dict:
+    """Refusal rates of every set; `score(list of bytes) -> scores`. `held_out`: the ids
+    (guard.lesion_ids) of the lesions no part of the guard was fitted on (the artifact's test
+    split), reported apart as "lesions_test_split"."""
     result: dict = {"threshold": threshold, "lesions": {}, "not_lesion": {}, "clinical_skin": {}, "hard": {}}
+    if held_out is not None:
+        result["lesions_test_split"] = {}
     rng = np.random.default_rng(seed)
     hard: dict[str, list[bytes]] = {}
     for source in LESION_SOURCES:
@@ -135,8 +143,13 @@ def evaluate_sets(score, threshold: float, data: str, hard_per_source: int, seed
             continue
         files = lesion_files(folder)
         blobs = [read(p) for p in files]
-        result["lesions"][source] = refusal(score(blobs), threshold)
+        scores = score(blobs)
+        result["lesions"][source] = refusal(scores, threshold)
         log.info("%s: %s", source, result["lesions"][source])
+        if held_out is not None:
+            chosen = np.array([f"{source}/{os.path.basename(p)}" in held_out for p in files], dtype=bool)
+            result["lesions_test_split"][source] = refusal(scores[chosen], threshold)
+            log.info("%s, test split: %s", source, result["lesions_test_split"][source])
         for i in sorted(rng.choice(len(blobs), min(hard_per_source, len(blobs)), replace=False)):
             for name, variants in hard_cases(blobs[i]).items():
                 hard.setdefault(name, []).extend(variants)
@@ -340,6 +353,24 @@ def loso_with_negatives(model, size: int, data: str, meta: dict, margins: tuple[
 
 
 # ----------------------------------------------------------------------------- main
+def test_split_ids(meta: dict, data: str) -> set[str] | None:
+    """The ids (guard.lesion_ids) of the artifact's test split, rebuilt as train.py made it (the
+    same decoding, deduplication, fractions and seed, from metadata.json): lesions that neither the
+    classifier nor any part of the guard was fitted on, and that did not set the threshold. None
+    when the artifact kept no test split or was not trained on these sources."""
+    hp = meta.get("training", {}).get("hyperparameters", {})
+    if not hp.get("test_fraction") or not all(os.path.isdir(os.path.join(data, s)) for s in LESION_SOURCES):
+        return None
+    if set(meta.get("dataset", {}).get("name", "").split("+")) != set(LESION_SOURCES):
+        return None
+    import train
+    from lesion_model.guard import lesion_ids
+    from refit_guard import split_args
+
+    parts, _ = train.load_parts(train.parse_args(split_args(meta, data)))
+    return set(lesion_ids(parts["test"].split.paths, parts["test"].split.sources))
+
+
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -361,8 +392,11 @@ def main(argv=None) -> int:
         scorer = GraphScorer(saved)
         figures = {"artifact": meta.get("version"), "guard": meta["guard"]}
         figures.update(
-            evaluate_sets(scorer, float(meta["guard"]["threshold"]), args.data, args.hard_per_source)
-        )
+            evaluate_sets(
+                scorer, float(meta["guard"]["threshold"]), args.data, args.hard_per_source,
+                held_out=test_split_ids(meta, args.data),
+            )
+        )  # fmt: skip
         if args.loso:
             model = keras_model_from_artifact(saved, meta)
             margins = tuple(float(m) for m in args.margins.split(","))

@@ -11,6 +11,13 @@ how it does on conditions it never saw), against the lesions of every lesion sou
 rotated, mirrored and reframed copies and copies with hair, colour stickers or ink drawn on
 (guard.positive_features), on the same frozen ImageNet layers as the other parts (guard.NEGATIVES_LAYER).
 
+Only the lesions of train.py's training split (`--positives train-split`, the split of `make
+train-default-model`) are positives: train.py sets the guard's threshold on its validation lesions,
+and a part fitted on them scores them too well, so the threshold came out low (measured: a guard
+fitted on isic-dev refused 8.1 % of isic-2017's lesions instead of 2.3 % on one split, docs/model.md).
+The file lists the ids of the lesions it was fitted on; train.py records how many of its own
+validation and test lesions are among them (0 for the default split).
+
 Every photograph carries the collection's watermark in its bottom-left corner (the DermNet logo or
 "Te Whatu Ora"), and a part fitted on the photographs as they are learns the watermark: it refused
 98.7 % of held-out photographs but 8 % of their watermark-free centres (docs/model.md). So the part
@@ -76,17 +83,30 @@ def watermark_free_views(blob: bytes) -> list[bytes]:
     return out
 
 
-def main(argv=None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=os.path.join("..", "shared", "data"))
     p.add_argument("--out", required=True)
     p.add_argument("--sizes", default="192,224", help="image sizes train.py may use")
     p.add_argument("--weights", default="imagenet", help="as train.py's --weights")
     p.add_argument("--half", default="A", help="A, B or all: which conditions to fit on")
-    args = p.parse_args(argv)
+    p.add_argument(
+        "--positives", choices=("train-split", "all"), default="train-split",
+        help="train-split: only the lesions train.py trains on with the split below (make "
+        "train-default-model's), so that the validation lesions that set the guard's threshold and "
+        "the test lesions stay unseen; all: every lesion",
+    )  # fmt: skip
+    p.add_argument("--val-fraction", type=float, default=0.2, help="as train.py's (train-split)")
+    p.add_argument("--test-fraction", type=float, default=0.15, help="as train.py's (train-split)")
+    p.add_argument("--seed", type=int, default=1337, help="as train.py's (train-split)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    args = parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from evaluate_guard import LESION_SOURCES, decode_blobs, half, lesion_files, read, read_rows
+    from evaluate_guard import LESION_SOURCES, decode_blobs, half, read, read_rows
     from lesion_model import pretrained
     from lesion_model.architectures import make_model
     from lesion_model.guard import (
@@ -106,19 +126,18 @@ def main(argv=None) -> int:
     if len(rows) < 2:
         raise SystemExit(f"{folder}: fewer than 2 photographs in half {args.half}")
     views = [v for r in rows for v in watermark_free_views(read(os.path.join(folder, r["file"])))]
-    lesions = [f for s in LESION_SOURCES for f in lesion_files(os.path.join(args.data, s))]
-    lesion_blobs = [read(f) for f in lesions]  # read once, decoded at each size
-    by_size = {}
+    by_size, fitted_on = {}, {}
     for size in (int(s) for s in args.sizes.split(",")):
         model = make_model("mobilenet_v2", size, args.weights, head="diagnosis")
         found = extract_features(model, decode_blobs(views, size), 32, NEGATIVES_LAYER)
         negatives = np.concatenate([found[name] for name in LAYER_PARTS], axis=1)
-        positives = positive_features(model, decode_blobs(lesion_blobs, size), 32, NEGATIVES_LAYER)
+        images, fitted_on[size] = _lesions(args, size)
+        positives = positive_features(model, images, 32, NEGATIVES_LAYER)
         part = LinearPart.fit(CLINICAL, LAYER_PARTS, positives, negatives, DEFAULT_L2)
         by_size[size] = (part, extract_features(model, probe_image(size), 1, NEGATIVES_LAYER))
         log.info(
-            "size %d: %d lesion views against %d watermark-free views of %d clinical photographs",
-            size, len(positives), len(negatives), len(rows),
+            "size %d: %d lesion views of %d lesions against %d watermark-free views of %d clinical "
+            "photographs", size, len(positives), len(images), len(negatives), len(rows),
         )  # fmt: skip
     weights = pretrained.resolve(args.weights) if args.weights not in ("none", "") else None
     info = {
@@ -132,14 +151,48 @@ def main(argv=None) -> int:
         "n_photographs": len(rows),
         "views": f"{len(views)} watermark-free crops (WATERMARK_FREE_BOXES, the first also mirrored)",
         "n_conditions": len({r["condition"] for r in rows}),
-        "positives": f"{len(lesions)} lesions of {', '.join(LESION_SOURCES)} and their rotated, mirrored, "
-        "reframed copies and copies with hair, colour stickers or ink drawn on",
+        "positives": (
+            f"{min(map(len, fitted_on.values()))}-{max(map(len, fitted_on.values()))} lesions of "
+            f"{', '.join(LESION_SOURCES)} "
+            + (
+                f"(train.py's training split: seed {args.seed}, val fraction {args.val_fraction}, test "
+                f"fraction {args.test_fraction}; their ids per size in the file) "
+                if args.positives == "train-split"
+                else "(all of them, after deduplication) "
+            )
+            + "and their rotated, mirrored, reframed copies and copies with hair, colour stickers or "
+            "ink drawn on"
+        ),
         "command": "python model_src/guard_clinical.py "
         + " ".join(argv if argv is not None else sys.argv[1:]),
     }
-    save_clinical(args.out, by_size, info)
+    save_clinical(args.out, by_size, info, positives=fitted_on)
     log.info("wrote %s (%.1f kB)", args.out, os.path.getsize(args.out) / 1e3)
     return 0
+
+
+def _lesions(args, size: int) -> tuple[np.ndarray, list[str]]:
+    """The lesions the part is fitted on at `size` (uint8 [N, size, size, 3]) and their ids
+    (guard.lesion_ids): train.py's training split (its decoding, deduplication and split, exactly
+    as `load_parts` makes them for these fractions and seed) or, with --positives all, every lesion."""
+    import train
+    from evaluate_guard import LESION_SOURCES
+    from lesion_model.guard import lesion_ids
+
+    folders = [os.path.join(args.data, s) for s in LESION_SOURCES]
+    train_args = train.parse_args(
+        ["--train", ",".join(folders), "--arch", "mobilenet_v2", "--image-size", str(size),
+         "--val-fraction", str(args.val_fraction), "--test-fraction", str(args.test_fraction),
+         "--seed", str(args.seed)]
+    )  # fmt: skip
+    parts, _ = train.load_parts(train_args)
+    if args.positives == "all":
+        chosen = list(parts.values())
+        images = np.concatenate([part.images for part in chosen])
+        ids = [i for part in chosen for i in lesion_ids(part.split.paths, part.split.sources)]
+        return images, ids
+    part = parts["train"]
+    return part.images, lesion_ids(part.split.paths, part.split.sources)
 
 
 if __name__ == "__main__":

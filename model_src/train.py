@@ -445,6 +445,9 @@ def _fit_guard(args, model, parts: dict[str, Part]):
                 k: clinical["info"].get(k)
                 for k in ("source", "half", "n_photographs", "n_conditions", "positives", "weights_sha256")
             }
+            guard.info["clinical"]["held_out_lesions_it_was_fitted_on"] = _clinical_overlap(
+                g, clinical, parts
+            )
     else:
         # Lesions only: the backbone layer guard.DEFAULT_BACKBONE_LAYER when the model has it
         # (MobileNetV2), else the top pooled features.
@@ -459,6 +462,27 @@ def _fit_guard(args, model, parts: dict[str, Part]):
         )
     log.info("guard: %s", guard.summary())
     return guard
+
+
+def _clinical_overlap(g, clinical: dict, parts: dict[str, Part]) -> dict | str:
+    """How many of this run's validation (and test) lesions the pre-fitted clinical part was fitted
+    on: they set the guard's threshold (and measure it), and a part that has seen them scores them
+    too well, so the threshold comes out low. 0 for the default split (guard_clinical.py fits on
+    its training split); "unknown" for a file that does not list its lesions."""
+    seen = clinical.get("positives")
+    if seen is None:
+        return "unknown"
+    found = {
+        name: sum(i in seen for i in g.lesion_ids(parts[name].split.paths, parts[name].split.sources))
+        for name in ("val", "test")
+        if name in parts
+    }
+    if any(found.values()):
+        log.warning(
+            "guard: the clinical part was fitted on %s of this run's held-out lesions: the guard's "
+            "threshold comes out low (make guard-clinical with this run's --seed and fractions)", found,
+        )  # fmt: skip
+    return found
 
 
 def _packaged(choice: str, packaged: str) -> str | None:

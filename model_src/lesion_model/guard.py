@@ -638,10 +638,21 @@ def positive_features(
     )
 
 
-def save_clinical(path: str, by_size: dict[int, tuple[LinearPart, dict]], info: dict) -> None:
-    """Write the pre-fitted clinical part: per image size its weights and bias and the probe
-    image's features (as load_negatives reads them), and `info` (JSON). No image, no per-image
-    feature: only the linear direction."""
+def lesion_ids(paths, sources) -> list[str]:
+    """Names for lesion images that do not depend on where the data lies: "<source>/<file name>"
+    (e.g. "isic-dev/ISIC_0024306.jpg"), to tell which lesions a pre-fitted part has seen."""
+    return [f"{source}/{os.path.basename(path)}" for path, source in zip(paths, sources, strict=True)]
+
+
+def save_clinical(
+    path: str,
+    by_size: dict[int, tuple[LinearPart, dict]],
+    info: dict,
+    positives: dict[int, list[str]] | None = None,
+) -> None:
+    """Write the pre-fitted clinical part: per image size its weights and bias, the probe image's
+    features (as load_negatives reads them) and, when given, the ids (`lesion_ids`) of the lesions
+    it was fitted on, and `info` (JSON). No image, no per-image feature: only the linear direction."""
     arrays: dict[str, np.ndarray] = {}
     for size, (part, probe) in by_size.items():
         arrays[f"{size}/weights"] = np.asarray(part.weights, np.float64)
@@ -649,25 +660,33 @@ def save_clinical(path: str, by_size: dict[int, tuple[LinearPart, dict]], info: 
         arrays[f"{size}/n_negatives"] = np.asarray([part.n_negatives], np.int64)
         for name in LAYER_PARTS:
             arrays[f"{size}/probe/{name}"] = np.asarray(probe[name], np.float32)
+        if positives and size in positives:
+            arrays[f"{size}/positives"] = np.asarray(sorted(positives[size]), dtype=np.str_)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     np.savez_compressed(path, info=np.array(json.dumps(info)), **arrays)
 
 
 def load_clinical(path: str, size: int) -> dict | None:
     """The pre-fitted clinical part at `size` from save_clinical's file: {"layer", "part"
-    (LinearPart), "probe", "info"}; None when the file or that size is missing."""
+    (LinearPart), "probe", "info", "positives" (the set of lesion ids it was fitted on, None when
+    the file does not list them)}; None when the file or that size is missing."""
     if not path or not os.path.isfile(path):
         return None
     with np.load(path, allow_pickle=False) as data:
-        if f"{size}/weights" not in set(data.files):
+        files = set(data.files)
+        if f"{size}/weights" not in files:
             return None
+        positives = set(data[f"{size}/positives"].tolist()) if f"{size}/positives" in files else None
         part = LinearPart(
             CLINICAL, LAYER_PARTS, data[f"{size}/weights"].astype(np.float64),
             float(data[f"{size}/bias"][0]), n_negatives=int(data[f"{size}/n_negatives"][0]),
         )  # fmt: skip
         probe = {name: data[f"{size}/probe/{name}"].astype(np.float64) for name in LAYER_PARTS}
         info = json.loads(str(data["info"]))
-    return {"layer": info.get("layer", NEGATIVES_LAYER), "part": part, "probe": probe, "info": info}
+    return {
+        "layer": info.get("layer", NEGATIVES_LAYER), "part": part, "probe": probe, "info": info,
+        "positives": positives,
+    }  # fmt: skip
 
 
 def fit_guard_with_negatives(

@@ -6,6 +6,7 @@ validation standard deviations out."""
 from __future__ import annotations
 
 import json
+import os
 from types import SimpleNamespace
 
 import keras
@@ -23,6 +24,7 @@ from lesion_model.guard import (
     LinearPart,
     extract_features,
     fit_guard_with_negatives,
+    lesion_ids,
     load_clinical,
     negatives_match,
     positive_features,
@@ -144,6 +146,63 @@ def test_save_and_load_clinical_part_with_its_probe(small, tmp_path):
         )
 
 
+def test_clinical_part_file_lists_the_lesions_it_was_fitted_on(small, tmp_path):
+    part = LinearPart(CLINICAL, LAYER_PARTS, np.ones(4), 0.0, n_negatives=3)
+    probe = extract_features(small["model"], probe_image(SIZE), 1, LAYER)
+    ids = lesion_ids(
+        ["/data/isic-dev/benign/ISIC_1.jpg", "x/malignant/ISIC_2.jpg"], ["isic-dev", "isic-2017"]
+    )
+    assert ids == ["isic-dev/ISIC_1.jpg", "isic-2017/ISIC_2.jpg"]  # where the data lies does not matter
+    path = str(tmp_path / "clinical.npz")
+    save_clinical(path, {SIZE: (part, probe)}, {"layer": LAYER}, positives={SIZE: ids})
+    assert load_clinical(path, SIZE)["positives"] == set(ids)
+    save_clinical(path, {SIZE: (part, probe)}, {"layer": LAYER})
+    assert load_clinical(path, SIZE)["positives"] is None  # an older file: not known
+
+
+def test_train_records_how_many_held_out_lesions_the_clinical_part_was_fitted_on(caplog):
+    """The threshold is set on the validation lesions: a clinical part fitted on some of them
+    scores them too well and the threshold comes out low, so train.py says how many it saw."""
+    import train
+    from lesion_model import guard as g
+
+    def part(names, source="isic-dev"):
+        split = SimpleNamespace(
+            paths=[f"/d/{source}/benign/{n}" for n in names], sources=[source] * len(names)
+        )
+        return SimpleNamespace(split=split)
+
+    parts = {"train": part(["a.jpg", "b.jpg"]), "val": part(["c.jpg", "d.jpg"]), "test": part(["e.jpg"])}
+    clean = {"positives": {"isic-dev/a.jpg", "isic-dev/b.jpg", "isic-2017/c.jpg"}}
+    assert train._clinical_overlap(g, clean, parts) == {"val": 0, "test": 0}
+    assert "held-out" not in caplog.text
+    leaky = {"positives": {"isic-dev/a.jpg", "isic-dev/c.jpg", "isic-dev/d.jpg", "isic-dev/e.jpg"}}
+    assert train._clinical_overlap(g, leaky, parts) == {"val": 2, "test": 1}
+    assert "held-out lesions" in caplog.text
+    assert train._clinical_overlap(g, {"positives": None}, parts) == "unknown"
+    no_test = {k: v for k, v in parts.items() if k != "test"}
+    assert train._clinical_overlap(g, leaky, no_test) == {"val": 2}
+
+
+def test_guard_clinical_fits_on_the_default_models_training_split():
+    """guard_clinical.py's split settings are make train-default-model's, so none of the default
+    model's validation or test lesions is a positive of the shipped clinical part."""
+    import re
+
+    import guard_clinical
+
+    from .helpers import REPO
+
+    with open(os.path.join(REPO, "Makefile")) as f:
+        text = f.read().replace("\\\n", " ")
+    flags = re.search(r"^DEFAULT_MODEL_FLAGS :=(.*)$", text, re.MULTILINE).group(1).split()
+    wanted = {flag: flags[flags.index(flag) + 1] for flag in ("--val-fraction", "--test-fraction", "--seed")}
+    args = guard_clinical.parse_args(["--out", "clinical.npz"])
+    assert args.positives == "train-split"
+    assert {"--val-fraction": str(args.val_fraction), "--test-fraction": str(args.test_fraction),
+            "--seed": str(args.seed)} == wanted  # fmt: skip
+
+
 def test_train_uses_the_clinical_part_only_when_it_fits(small, tmp_path):
     import train
 
@@ -180,9 +239,16 @@ def test_packaged_clinical_part_is_a_direction_fitted_on_half_a_with_the_shipped
             if key != "info":
                 assert key.split("/")[0] in ("192", "224")
                 assert data[key].ndim == 1 or data[key].shape[0] == 1, key  # never one row per photograph
+                assert (
+                    not key.endswith("/positives") or data[key].dtype.kind == "U"
+                )  # lesion ids, no features
     assert info["layer"] == NEGATIVES_LAYER and info["half"] == "A"
     assert "CC BY-NC-ND" in info["source"] and "DermNet" in info["source"]
     assert info["n_photographs"] > 100 and info["n_conditions"] > 50
+    for size in (192, 224):  # fitted on train.py's training split: about 68 % of the 4,129 lesions
+        ids = load_clinical(CLINICAL_FILE, size)["positives"]
+        assert 2_500 < len(ids) < 3_000 and all(i.split("/")[0] in ("isic-dev", "isic-2017") for i in ids)
+    assert "training split" in info["positives"]
     clinical = load_clinical(CLINICAL_FILE, 192)
     # The means and spreads of the five layers (block 3, 6, 10, 13, 16: 48 + 96 + 144 + 192 + 336 channels).
     assert clinical["part"].weights.shape == (2 * 816,)
@@ -235,7 +301,7 @@ def test_train_passes_guard_margin_and_the_clinical_part(monkeypatch):
     assert seen[-1]["margin"] == 1.5 and seen[-1]["clinical"] is part
     assert fitted.info["clinical"] == {
         "source": "s", "half": "A", "n_photographs": None, "n_conditions": None, "positives": None,
-        "weights_sha256": None,
+        "weights_sha256": None, "held_out_lesions_it_was_fitted_on": "unknown",
     }  # fmt: skip
     train._fit_guard(train.parse_args(base), None, parts)
     assert "margin" not in seen[-1]
@@ -298,10 +364,31 @@ def test_evaluate_sets_reports_clinical_photos_with_and_without_the_watermark(tm
         return np.array([0.1 if m[1] > m[0] else 0.9 for m in means])
 
     result = evaluate_sets(score, 0.5, str(tmp_path), hard_per_source=1)
-    assert result["lesions"]["isic-dev"] == {"n": 3, "refused": 0.0}
+    assert result["lesions"]["isic-dev"] == {"n": 3, "refused": 0.0} and "lesions_test_split" not in result
+    held = evaluate_sets(
+        score, 0.5, str(tmp_path), hard_per_source=1, held_out={"isic-dev/l1.jpg", "x/l2.jpg"}
+    )
+    assert held["lesions_test_split"] == {
+        "isic-dev": {"n": 1, "refused": 0.0}
+    }  # only that source's named ones
     assert result["not_lesion"]["all"] == {"n": 2, "refused": 1.0}
     clinical = result["clinical_skin"]
     assert clinical["B_held_out"]["n"] == n_b and clinical["all"]["refused"] == 0.0
     assert clinical["B_held_out_watermark_free_views"] == {"n": 7 * n_b, "refused": 0.0}
     assert clinical["B_held_out_centre_half"] == {"n": n_b, "refused": 0.0}
     assert result["hard"]["plain_skin"]["n"] == 4
+
+
+def test_test_split_is_rebuilt_only_for_an_artifact_that_kept_one_of_these_sources(tmp_path):
+    from evaluate_guard import LESION_SOURCES, test_split_ids
+
+    for source in LESION_SOURCES:
+        (tmp_path / source).mkdir()
+    meta = {
+        "dataset": {"name": "+".join(LESION_SOURCES)},
+        "training": {"hyperparameters": {"test_fraction": 0.0}},
+    }
+    assert test_split_ids(meta, str(tmp_path)) is None  # no test split kept
+    meta["training"]["hyperparameters"]["test_fraction"] = 0.15
+    assert test_split_ids({**meta, "dataset": {"name": "isic-archive"}}, str(tmp_path)) is None  # other data
+    assert test_split_ids(meta, str(tmp_path / "missing")) is None  # data not here

@@ -56,6 +56,14 @@ def test_shipped_metadata_says_where_the_model_holds():
     assert 0.0 < meta["calibration"]["applied_temperature"] < 10.0
 
 
+def test_shipped_guard_was_not_fitted_on_the_lesions_that_set_its_threshold():
+    """The clinical part (model_src/guard_clinical.py) is fitted on the default split's training
+    lesions only: none of the validation lesions that set the guard's threshold, nor the test lesions."""
+    clinical = read_metadata(SHIPPED)["guard"]["clinical"]
+    assert clinical["held_out_lesions_it_was_fitted_on"] == {"val": 0, "test": 0}
+    assert "training split" in clinical["positives"]
+
+
 def test_shipped_model_serves_a_generated_image_through_the_session_loader(tmp_path):
     saved_model = extract(SHIPPED, str(tmp_path))
     rng = np.random.default_rng(0)
