@@ -469,11 +469,13 @@ def _clinical_overlap(g, clinical: dict, parts: dict[str, Part]) -> dict | str:
     on: they set the guard's threshold (and measure it), and a part that has seen them scores them
     too well, so the threshold comes out low. 0 for the default split (guard_clinical.py fits on
     its training split); "unknown" for a file that does not list its lesions."""
-    seen = clinical.get("positives")
-    if seen is None:
+    if clinical.get("positives") is None:
         return "unknown"
+    # By file name, whatever the source folder: ISIC ids are unique across the ISIC Archive, so an
+    # image the SageMaker import brings from the archive is recognised under any source name.
+    seen = {i.rsplit("/", 1)[-1] for i in clinical["positives"]}
     found = {
-        name: sum(i in seen for i in g.lesion_ids(parts[name].split.paths, parts[name].split.sources))
+        name: sum(os.path.basename(path) in seen for path in parts[name].split.paths)
         for name in ("val", "test")
         if name in parts
     }

@@ -173,7 +173,7 @@ def test_train_records_how_many_held_out_lesions_the_clinical_part_was_fitted_on
         return SimpleNamespace(split=split)
 
     parts = {"train": part(["a.jpg", "b.jpg"]), "val": part(["c.jpg", "d.jpg"]), "test": part(["e.jpg"])}
-    clean = {"positives": {"isic-dev/a.jpg", "isic-dev/b.jpg", "isic-2017/c.jpg"}}
+    clean = {"positives": {"isic-dev/a.jpg", "isic-dev/b.jpg", "isic-2017/z.jpg"}}
     assert train._clinical_overlap(g, clean, parts) == {"val": 0, "test": 0}
     assert "held-out" not in caplog.text
     leaky = {"positives": {"isic-dev/a.jpg", "isic-dev/c.jpg", "isic-dev/d.jpg", "isic-dev/e.jpg"}}
@@ -182,6 +182,9 @@ def test_train_records_how_many_held_out_lesions_the_clinical_part_was_fitted_on
     assert train._clinical_overlap(g, {"positives": None}, parts) == "unknown"
     no_test = {k: v for k, v in parts.items() if k != "test"}
     assert train._clinical_overlap(g, leaky, no_test) == {"val": 2}
+    # The same ISIC image under another source folder (the SageMaker job's ISIC Archive import).
+    moved = {"positives": {"isic-2017/c.jpg"}}
+    assert train._clinical_overlap(g, moved, parts) == {"val": 1, "test": 0}
 
 
 def test_guard_clinical_fits_on_the_default_models_training_split():
