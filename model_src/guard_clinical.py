@@ -152,8 +152,7 @@ def main(argv=None) -> int:
         "views": f"{len(views)} watermark-free crops (WATERMARK_FREE_BOXES, the first also mirrored)",
         "n_conditions": len({r["condition"] for r in rows}),
         "positives": (
-            f"{min(map(len, fitted_on.values()))}-{max(map(len, fitted_on.values()))} lesions of "
-            f"{', '.join(LESION_SOURCES)} "
+            f"{_count(fitted_on)} lesions of {', '.join(LESION_SOURCES)} "
             + (
                 f"(train.py's training split: seed {args.seed}, val fraction {args.val_fraction}, test "
                 f"fraction {args.test_fraction}; their ids per size in the file) "
@@ -169,6 +168,13 @@ def main(argv=None) -> int:
     save_clinical(args.out, by_size, info, positives=fitted_on)
     log.info("wrote %s (%.1f kB)", args.out, os.path.getsize(args.out) / 1e3)
     return 0
+
+
+def _count(fitted_on: dict[int, list[str]]) -> str:
+    """How many lesions the part was fitted on: one number, or a range when the sizes differ
+    (deduplication works on the decoded images)."""
+    low, high = min(map(len, fitted_on.values())), max(map(len, fitted_on.values()))
+    return f"{low:,}" if low == high else f"{low:,}-{high:,}"
 
 
 def _lesions(args, size: int) -> tuple[np.ndarray, list[str]]:
