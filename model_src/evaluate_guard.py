@@ -134,6 +134,8 @@ def evaluate_sets(
     split), reported apart as "lesions_test_split"."""
     result: dict = {"threshold": threshold, "lesions": {}, "not_lesion": {}, "clinical_skin": {}, "hard": {}}
     if held_out is not None:
+        from lesion_model.guard import lesion_ids
+
         result["lesions_test_split"] = {}
     rng = np.random.default_rng(seed)
     hard: dict[str, list[bytes]] = {}
@@ -147,7 +149,8 @@ def evaluate_sets(
         result["lesions"][source] = refusal(scores, threshold)
         log.info("%s: %s", source, result["lesions"][source])
         if held_out is not None:
-            chosen = np.array([f"{source}/{os.path.basename(p)}" in held_out for p in files], dtype=bool)
+            ids = lesion_ids(files, [source] * len(files))
+            chosen = np.array([i in held_out for i in ids], dtype=bool)
             result["lesions_test_split"][source] = refusal(scores[chosen], threshold)
             log.info("%s, test split: %s", source, result["lesions_test_split"][source])
         for i in sorted(rng.choice(len(blobs), min(hard_per_source, len(blobs)), replace=False)):

@@ -182,16 +182,11 @@ def _lesions(args, size: int) -> tuple[np.ndarray, list[str]]:
     (guard.lesion_ids): train.py's training split (its decoding, deduplication and split, exactly
     as `load_parts` makes them for these fractions and seed) or, with --positives all, every lesion."""
     import train
-    from evaluate_guard import LESION_SOURCES
     from lesion_model.guard import lesion_ids
+    from refit_guard import split_argv
 
-    folders = [os.path.join(args.data, s) for s in LESION_SOURCES]
-    train_args = train.parse_args(
-        ["--train", ",".join(folders), "--arch", "mobilenet_v2", "--image-size", str(size),
-         "--val-fraction", str(args.val_fraction), "--test-fraction", str(args.test_fraction),
-         "--seed", str(args.seed)]
-    )  # fmt: skip
-    parts, _ = train.load_parts(train_args)
+    argv = split_argv(args.data, "mobilenet_v2", size, args.seed, args.val_fraction, args.test_fraction)
+    parts, _ = train.load_parts(train.parse_args(argv))
     if args.positives == "all":
         chosen = list(parts.values())
         images = np.concatenate([part.images for part in chosen])

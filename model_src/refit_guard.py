@@ -31,15 +31,25 @@ import numpy as np
 log = logging.getLogger("refit_guard")
 
 
-def split_args(meta: dict, data: str) -> list[str]:
-    hp = meta["training"]["hyperparameters"]
+def split_argv(
+    data: str, arch: str, size: int, seed: int, val_fraction: float, test_fraction: float, *extra: str
+) -> list[str]:
+    """train.py arguments that rebuild its lesion split over both sources of `data` (its loader,
+    deduplication and split); `extra` adds more (e.g. the deduplication thresholds)."""
     roots = ",".join(os.path.join(data, s) for s in ("isic-dev", "isic-2017"))
     return [
-        "--train", roots, "--arch", meta["arch"], "--image-size", str(meta["input_size"]),
-        "--seed", str(hp["seed"]), "--val-fraction", str(hp["val_fraction"]),
-        "--test-fraction", str(hp["test_fraction"]), "--dedup-distance", str(hp["dedup_distance"]),
-        "--dedup-correlation", str(hp["dedup_correlation"]),
+        "--train", roots, "--arch", arch, "--image-size", str(size), "--seed", str(seed),
+        "--val-fraction", str(val_fraction), "--test-fraction", str(test_fraction), *extra,
     ]  # fmt: skip
+
+
+def split_args(meta: dict, data: str) -> list[str]:
+    """split_argv for the split an artifact was trained on (its metadata.json)."""
+    hp = meta["training"]["hyperparameters"]
+    return split_argv(
+        data, meta["arch"], meta["input_size"], hp["seed"], hp["val_fraction"], hp["test_fraction"],
+        "--dedup-distance", str(hp["dedup_distance"]), "--dedup-correlation", str(hp["dedup_correlation"]),
+    )  # fmt: skip
 
 
 def probabilities(saved_model_dir: str, blobs: list[bytes]) -> np.ndarray:
